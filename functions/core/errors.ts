@@ -1,0 +1,167 @@
+/**
+ * Named errors. Their `name` is the vocabulary the state machine's Retry and Catch match on,
+ * and `statusCode` is how the API answers them; the mapping to HTTP lives only in http.ts.
+ */
+
+export type TaskErrorCode =
+  | 'provider_timeout'
+  | 'provider_rejected'
+  | 'content_moderated'
+  | 'input_not_found'
+  | 'input_too_large'
+  | 'input_invalid'
+  | 'provider_unavailable'
+  | 'internal';
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+abstract class AppError extends Error {
+  abstract readonly statusCode: number;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+// ---- API errors (answered to the caller) ----
+
+export class ValidationError extends AppError {
+  override readonly name = 'ValidationError';
+  readonly statusCode = 400;
+  constructor(
+    message: string,
+    readonly issues: FieldIssue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  override readonly name = 'UnauthorizedError';
+  readonly statusCode = 401;
+  constructor(
+    message: string,
+    readonly challenge: boolean = true,
+  ) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  override readonly name = 'NotFoundError';
+  readonly statusCode = 404;
+}
+
+export class MethodNotAllowedError extends AppError {
+  override readonly name = 'MethodNotAllowedError';
+  readonly statusCode = 405;
+  constructor(
+    message: string,
+    readonly allow: string[],
+  ) {
+    super(message);
+  }
+}
+
+export class ConflictError extends AppError {
+  override readonly name = 'ConflictError';
+  readonly statusCode = 409;
+}
+
+export class PayloadTooLargeError extends AppError {
+  override readonly name = 'PayloadTooLargeError';
+  readonly statusCode = 413;
+}
+
+export class RateLimitedError extends AppError {
+  override readonly name = 'RateLimitedError';
+  readonly statusCode = 429;
+  constructor(readonly retryAfterSeconds: number) {
+    super('Rate limit exceeded');
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  override readonly name = 'ServiceUnavailableError';
+  readonly statusCode = 503;
+}
+
+// ---- Workflow errors (end a task, or are retried by the state machine) ----
+
+abstract class TaskError extends AppError {
+  abstract readonly errorCode: TaskErrorCode;
+  /** Whether the state machine's Retry should try the step again. */
+  abstract readonly retryable: boolean;
+  readonly statusCode = 502;
+}
+
+/** Provider answered 5xx, 429 (rate limit) or the connection failed: retried with backoff. */
+export class ProviderUnavailableError extends TaskError {
+  override readonly name = 'ProviderUnavailableError';
+  readonly errorCode = 'provider_unavailable';
+  readonly retryable = true;
+}
+
+/** Provider did not answer within PROVIDER_TIMEOUT_SECONDS: retried with backoff. */
+export class ProviderTimeoutError extends TaskError {
+  override readonly name = 'ProviderTimeoutError';
+  readonly errorCode = 'provider_timeout';
+  readonly retryable = true;
+}
+
+/** Provider refused the request (4xx other than rate limit): retrying will not help. */
+export class ProviderRejectedError extends TaskError {
+  override readonly name = 'ProviderRejectedError';
+  readonly errorCode = 'provider_rejected';
+  readonly retryable = false;
+}
+
+/** Provider refused the prompt, an input or its own output on content-policy grounds. */
+export class ContentModeratedError extends TaskError {
+  override readonly name = 'ContentModeratedError';
+  readonly errorCode = 'content_moderated';
+  readonly retryable = false;
+}
+
+export class InputNotFoundError extends TaskError {
+  override readonly name = 'InputNotFoundError';
+  readonly errorCode = 'input_not_found';
+  readonly retryable = false;
+}
+
+export class InputTooLargeError extends TaskError {
+  override readonly name = 'InputTooLargeError';
+  readonly errorCode = 'input_too_large';
+  readonly retryable = false;
+}
+
+export class InputInvalidError extends TaskError {
+  override readonly name = 'InputInvalidError';
+  readonly errorCode = 'input_invalid';
+  readonly retryable = false;
+}
+
+/** Names of errors the state machine retries; must match the ASL's Retry blocks. */
+export const RETRYABLE_ERROR_NAMES = ['ProviderUnavailableError', 'ProviderTimeoutError'] as const;
+
+const TASK_ERROR_CODES: Record<string, TaskErrorCode> = {
+  ProviderUnavailableError: 'provider_unavailable',
+  ProviderTimeoutError: 'provider_timeout',
+  ProviderRejectedError: 'provider_rejected',
+  ContentModeratedError: 'content_moderated',
+  InputNotFoundError: 'input_not_found',
+  InputTooLargeError: 'input_too_large',
+  InputInvalidError: 'input_invalid',
+  'States.Timeout': 'provider_timeout',
+};
+
+/** The error_code for an error name as the state machine reports it (`$.error.Error`). */
+export function errorCodeFor(errorName: string): TaskErrorCode {
+  return TASK_ERROR_CODES[errorName] ?? 'internal';
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
