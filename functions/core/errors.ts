@@ -112,6 +112,13 @@ export class ProviderTimeoutError extends TaskError {
 }
 
 /** Provider refused the request (4xx other than rate limit): retrying will not help. */
+/** An asynchronous provider job did not finish before the task's deadline: not retried. */
+export class JobDeadlineExceededError extends TaskError {
+  override readonly name = 'JobDeadlineExceededError';
+  readonly errorCode = 'provider_timeout';
+  readonly retryable = false;
+}
+
 export class ProviderRejectedError extends TaskError {
   override readonly name = 'ProviderRejectedError';
   readonly errorCode = 'provider_rejected';
@@ -149,6 +156,7 @@ export const RETRYABLE_ERROR_NAMES = ['ProviderUnavailableError', 'ProviderTimeo
 const TASK_ERROR_CODES: Record<string, TaskErrorCode> = {
   ProviderUnavailableError: 'provider_unavailable',
   ProviderTimeoutError: 'provider_timeout',
+  JobDeadlineExceededError: 'provider_timeout',
   ProviderRejectedError: 'provider_rejected',
   ContentModeratedError: 'content_moderated',
   InputNotFoundError: 'input_not_found',

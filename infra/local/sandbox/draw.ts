@@ -16,13 +16,11 @@ export interface DrawOptions {
   transparent?: boolean;
 }
 
-export type JimpImage = Awaited<ReturnType<typeof Jimp.read>>;
-
 function seedBytes(seed: string): Buffer {
   return createHash('sha256').update(seed).digest();
 }
 
-export async function drawPicture(options: DrawOptions): Promise<JimpImage> {
+export async function drawPicture(options: DrawOptions) {
   const bytes = seedBytes(options.seed);
   const at = (i: number): number => bytes[i % bytes.length] ?? 0;
   const { width, height } = options;
@@ -67,7 +65,7 @@ export async function drawPicture(options: DrawOptions): Promise<JimpImage> {
   if (options.input) {
     const input = await Jimp.read(options.input);
     input.resize({ w: width, h: height });
-    image.composite(input, 0, 0, { opacitySource: 0.5 });
+    image.composite(input as unknown as typeof image, 0, 0, { opacitySource: 0.5 });
   }
   return image;
 }
@@ -90,3 +88,5 @@ export async function imageSize(bytes: Buffer): Promise<{ width: number; height:
     return undefined;
   }
 }
+
+export type JimpImage = Awaited<ReturnType<typeof drawPicture>>;

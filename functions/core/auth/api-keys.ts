@@ -1,0 +1,119 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
+import { getConfig } from '../config.ts';
+import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
+import { logger } from '../logger.ts';
+import { dynamoClient, fromItem, tableName, toItem } from '../store/dynamo.ts';
+
+/**
+ * API keys and tenants (contract §2). Only the SHA-256 of a key is stored; the plain key exists
+ * once, in the registration response.
+ */
+
+export const TENANT_TYPES = ['shopify', 'supabase_app', 'custom', 'development'] as const;
+export type TenantType = (typeof TENANT_TYPES)[number];
+
+export const TEST_API_KEY = 'makeit3d_test_sk_dev_001';
+export const TEST_TENANT = { tenant_id: 'development_tenant', tenant_type: 'development' as const };
+
+export interface Tenant {
+  tenant_id: string;
+  tenant_type: TenantType;
+}
+
+const ApiKeyRecordSchema = z.object({
+  tenant_id: z.string(),
+  tenant_type: z.enum(TENANT_TYPES),
+  tenant_name: z.string().nullable().optional(),
+  active: z.boolean(),
+});
+
+export function hashApiKey(apiKey: string): string {
+  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
+}
+
+const apiKeyKey = (hash: string) => ({ pk: { S: `APIKEY#${hash}` }, sk: { S: 'APIKEY' } });
+
+/** `makeit3d_<live|test>_sk_<tenant_type>_<random>`, 192 random bits. */
+export function generateApiKey(tenantType: TenantType, stage: string): string {
+  const environment = stage === 'production' ? 'live' : 'test';
+  return `makeit3d_${environment}_sk_${tenantType}_${randomBytes(24).toString('base64url')}`;
+}
+
+/** The tenant of a presented key. 401 for unknown/inactive keys; 503 when the store fails. */
+export async function authenticate(apiKey: string | undefined): Promise<Tenant> {
+  if (apiKey === undefined || apiKey.trim() === '') throw new UnauthorizedError('Missing API key');
+  const key = apiKey.trim();
+  const config = getConfig();
+  if (key === TEST_API_KEY && !config.testKeyEnabled) {
+    throw new UnauthorizedError('Invalid or inactive API key');
+  }
+  let item: Record<string, unknown> | undefined;
+  try {
+    const result = await dynamoClient().send(
+      new GetItemCommand({ TableName: tableName(), Key: apiKeyKey(hashApiKey(key)) }),
+    );
+    item = result.Item ? fromItem(result.Item) : undefined;
+  } catch (error) {
+    logger.error('API key store unavailable', { error_name: (error as Error).name });
+    throw new ServiceUnavailableError('Authentication is temporarily unavailable; please retry shortly');
+  }
+  const record = item ? ApiKeyRecordSchema.safeParse(item) : undefined;
+  if (!record?.success || !record.data.active) throw new UnauthorizedError('Invalid or inactive API key');
+  return { tenant_id: record.data.tenant_id, tenant_type: record.data.tenant_type };
+}
+
+export interface RegisterRequest {
+  tenant_type: TenantType;
+  tenant_identifier: string;
+  tenant_name?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+/** Stores a new key for a tenant; earlier keys of the same tenant stay valid. */
+export async function registerApiKey(request: RegisterRequest): Promise<{ apiKey: string; tenant: Tenant }> {
+  const apiKey = generateApiKey(request.tenant_type, getConfig().STAGE);
+  await storeApiKey(apiKey, {
+    tenant_id: request.tenant_identifier,
+    tenant_type: request.tenant_type,
+    tenant_name: request.tenant_name ?? null,
+    metadata: request.metadata ?? {},
+  });
+  return { apiKey, tenant: { tenant_id: request.tenant_identifier, tenant_type: request.tenant_type } };
+}
+
+export async function storeApiKey(
+  apiKey: string,
+  tenant: { tenant_id: string; tenant_type: TenantType; tenant_name: string | null; metadata: Record<string, unknown> },
+): Promise<void> {
+  await dynamoClient().send(
+    new PutItemCommand({
+      TableName: tableName(),
+      Item: {
+        ...apiKeyKey(hashApiKey(apiKey)),
+        ...toItem({ ...tenant, active: true, created_at: new Date().toISOString(), entity: 'api_key' }),
+      },
+    }),
+  );
+}
+
+/** The test key's record, as the local stack and non-production stages seed it. */
+export function testKeyItem(): Record<string, unknown> {
+  return {
+    pk: `APIKEY#${hashApiKey(TEST_API_KEY)}`,
+    sk: 'APIKEY',
+    tenant_id: TEST_TENANT.tenant_id,
+    tenant_type: TEST_TENANT.tenant_type,
+    tenant_name: 'Development tenant',
+    active: true,
+    entity: 'api_key',
+  };
+}
+
+/** Compares secrets in constant time (hashing first makes the lengths equal). */
+export function secretsMatch(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}

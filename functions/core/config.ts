@@ -1,0 +1,100 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+
+/**
+ * Configuration from the environment, parsed once per cold start. Settings that only some
+ * functions need are optional here and demanded with `required()` where they are used, so a
+ * missing variable fails fast with its name.
+ */
+
+const booleanFromString = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+
+const EnvironmentSchema = z.object({
+  STAGE: z.string().min(1).default('local'),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  TABLE_NAME: z.string().min(1).default('makeit3d-bff'),
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  STATE_MACHINE_ARN: z.string().min(1).optional(),
+  STEPFUNCTIONS_ENDPOINT: z.url().optional(),
+  SUPABASE_URL: z.url().optional(),
+  SUPABASE_BUCKET: z.string().min(1).default('makeit3d-app-assets'),
+  SUPABASE_BUCKET_PUBLIC: booleanFromString.default(true),
+  SUPABASE_SIGNED_URL_TTL_SECONDS: positiveInt.default(3600),
+  SUPABASE_CONCEPT_IMAGES_TABLE: z.string().min(1).default('concept_images'),
+  SUPABASE_MODELS_TABLE: z.string().min(1).default('models'),
+  OPENAI_BASE_URL: z.url().optional(),
+  PROVIDER_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
+  RATE_LIMIT_GENERATION_PER_MINUTE: positiveInt.default(60),
+  RATE_LIMIT_STATUS_PER_MINUTE: positiveInt.default(600),
+  TASK_RETENTION_DAYS: positiveInt.default(90),
+  IDEMPOTENCY_RETENTION_HOURS: positiveInt.default(24),
+  MAX_INPUT_BYTES: positiveInt.default(20 * 1024 * 1024),
+});
+
+export type Config = z.infer<typeof EnvironmentSchema> & {
+  /** The well-known test key works everywhere except a production stage (contract §2). */
+  testKeyEnabled: boolean;
+};
+
+let cached: Config | undefined;
+
+export function getConfig(): Config {
+  if (cached) return cached;
+  const parsed = EnvironmentSchema.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  cached = { ...parsed.data, testKeyEnabled: parsed.data.STAGE !== 'production' };
+  return cached;
+}
+
+/** Forgets the parsed configuration (tests and the local host change the environment). */
+export function resetConfig(): void {
+  cached = undefined;
+  secretCache.clear();
+}
+
+/** A setting this code path cannot run without. */
+export function required<T>(value: T | undefined, variable: string): T {
+  if (value === undefined || value === '') {
+    throw new Error(`Missing configuration: set the ${variable} environment variable`);
+  }
+  return value;
+}
+
+const secretCache = new Map<string, Promise<string | undefined>>();
+let secretsClient: SecretsManagerClient | undefined;
+
+/**
+ * A secret by name: the environment variable itself (local stack, tests), else the Secrets
+ * Manager secret whose ARN is in `<NAME>_SECRET_ARN` (AWS), read once per cold start.
+ * Undefined when neither is set.
+ */
+export function getSecret(name: string): Promise<string | undefined> {
+  const known = secretCache.get(name);
+  if (known) return known;
+  const promise = readSecret(name);
+  secretCache.set(name, promise);
+  promise.catch(() => secretCache.delete(name));
+  return promise;
+}
+
+async function readSecret(name: string): Promise<string | undefined> {
+  const direct = process.env[name];
+  if (direct !== undefined && direct !== '') return direct;
+  const arn = process.env[`${name}_SECRET_ARN`];
+  if (!arn) return undefined;
+  secretsClient ??= new SecretsManagerClient({ region: getConfig().AWS_REGION });
+  const result = await secretsClient.send(new GetSecretValueCommand({ SecretId: arn }));
+  const value = result.SecretString?.trim();
+  return value === '' ? undefined : value;
+}
+
+export async function requireSecret(name: string): Promise<string> {
+  return required(await getSecret(name), `${name} (or ${name}_SECRET_ARN)`);
+}

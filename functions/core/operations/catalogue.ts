@@ -1,0 +1,94 @@
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { openaiOperations } from '../providers/openai/operations.ts';
+import type { ProviderOperation } from './provider-operation.ts';
+
+/**
+ * The operation catalogue: for each operation of contract §3, the providers that serve it.
+ * A provider folder exports `{ '<operation>': ProviderOperation }`; adding a provider is adding
+ * its export to PROVIDER_OPERATIONS. Operations listed in ALL_OPERATIONS with no provider yet
+ * answer 404 until one is added.
+ */
+
+export const ALL_OPERATIONS = [
+  'image-to-image',
+  'text-to-image',
+  'text-to-model',
+  'image-to-model',
+  'sketch-to-image',
+  'image-inpaint',
+  'remove-background',
+  'search-and-recolor',
+  'upscale',
+  'downscale',
+  'refine-model',
+] as const;
+export type OperationName = (typeof ALL_OPERATIONS)[number];
+
+const PROVIDER_OPERATIONS: Partial<Record<OperationName, ProviderOperation>>[] = [openaiOperations];
+
+/** Operations whose `provider` may be omitted (contract §3). */
+const DEFAULT_PROVIDERS: Partial<Record<OperationName, string>> = {
+  'search-and-recolor': 'stability',
+  'sketch-to-image': 'stability',
+  downscale: 'bff',
+};
+
+const catalogue = new Map<string, Map<string, ProviderOperation>>();
+for (const group of PROVIDER_OPERATIONS) {
+  for (const [operation, entry] of Object.entries(group)) {
+    if (!entry) continue;
+    const providers = catalogue.get(operation) ?? new Map<string, ProviderOperation>();
+    providers.set(entry.provider, entry);
+    catalogue.set(operation, providers);
+  }
+}
+
+export function servedOperations(): string[] {
+  return ALL_OPERATIONS.filter((operation) => catalogue.has(operation));
+}
+
+export function providersOf(operation: string): string[] {
+  return [...(catalogue.get(operation)?.keys() ?? [])];
+}
+
+/** The operation named in the path, or 404. */
+export function findOperation(operation: string | undefined): Map<string, ProviderOperation> {
+  const providers = operation ? catalogue.get(operation) : undefined;
+  if (!operation || !providers) {
+    throw new NotFoundError(
+      `Unknown operation '${operation ?? ''}'. Supported operations: ${servedOperations().join(', ')}`,
+    );
+  }
+  return providers;
+}
+
+/**
+ * The provider entry a request selects: `provider` from the body (or the operation's default),
+ * 400 `Unsupported provider …` outside the operation's row (clients match on those words).
+ */
+export function selectProvider(operation: string, body: Record<string, unknown>): ProviderOperation {
+  const providers = findOperation(operation);
+  const supported = [...providers.keys()];
+  const requested = body.provider ?? DEFAULT_PROVIDERS[operation as OperationName];
+  if (requested === undefined || requested === null || requested === '') {
+    throw new ValidationError(`provider is required for ${operation}. Supported providers: ${supported.join(', ')}`, [
+      { field: 'provider', message: `is required; one of: ${supported.join(', ')}` },
+    ]);
+  }
+  const name = String(requested);
+  const entry = providers.get(name);
+  if (!entry) {
+    throw new ValidationError(
+      `Unsupported provider '${name}' for ${operation}. Supported providers: ${supported.join(', ')}`,
+      [{ field: 'provider', message: `must be one of: ${supported.join(', ')}` }],
+    );
+  }
+  return entry;
+}
+
+/** Looks up the entry a workflow step runs (already validated at submit). */
+export function operationEntry(operation: string, provider: string): ProviderOperation {
+  const entry = catalogue.get(operation)?.get(provider);
+  if (!entry) throw new Error(`No catalogue entry for ${operation} with provider ${provider}`);
+  return entry;
+}

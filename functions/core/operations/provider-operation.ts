@@ -1,0 +1,63 @@
+import type { z } from 'zod';
+import type { FetchedInput } from '../storage/input-fetcher.ts';
+
+/** A file a provider produced, ready to store. */
+export interface GeneratedFile {
+  bytes: Buffer;
+  contentType: string;
+  extension: string;
+}
+
+export interface ProviderRunContext {
+  /** Aborted when the workflow step must give up. */
+  signal?: AbortSignal;
+}
+
+export interface SyncRunResult {
+  files: GeneratedFile[];
+  /** What was actually sent to the provider beyond the request (translations, defaults), for `metadata`. */
+  sent: Record<string, unknown>;
+}
+
+interface BaseProviderOperation {
+  readonly provider: string;
+  /** Full request schema; its output (with defaults) is what the workflow receives as `params`. */
+  readonly schema: z.ZodType<Record<string, unknown>>;
+  /** Request fields holding input file URLs (a string or an array of strings), in provider order. */
+  readonly inputFields: readonly string[];
+  /** What a result is: concept images go to `concept_images`, models to `models`. */
+  readonly resultKind: 'image' | 'model';
+  /** Whether the provider reports progress (then status shows it, and 100 on completion). */
+  readonly reportsProgress: boolean;
+}
+
+/** One call returns the result (OpenAI, Stability, Recraft, in-BFF image processing). */
+export interface SyncProviderOperation extends BaseProviderOperation {
+  readonly mode: 'sync';
+  run(params: Record<string, unknown>, inputs: FetchedInput[], context: ProviderRunContext): Promise<SyncRunResult>;
+}
+
+export type PollOutcome =
+  | { status: 'pending'; progress?: number; waitSeconds?: number }
+  | { status: 'done'; files: GeneratedFile[]; sent?: Record<string, unknown> };
+
+/**
+ * Submit once, then the state machine waits and polls until done (Flux/BFL, Tripo). `state` is
+ * whatever the provider needs to poll (job id, polling URL) and travels in the execution.
+ */
+export interface AsyncProviderOperation extends BaseProviderOperation {
+  readonly mode: 'async';
+  submit(
+    params: Record<string, unknown>,
+    inputs: FetchedInput[],
+    context: ProviderRunContext,
+  ): Promise<{ providerJobId: string; state: Record<string, unknown>; sent: Record<string, unknown> }>;
+  poll(state: Record<string, unknown>, context: ProviderRunContext): Promise<PollOutcome>;
+}
+
+/**
+ * One operation as served by one provider: the request schema (with the provider's real limits),
+ * which request fields are input files, and how to run it. Provider folders export these; the
+ * catalogue only assembles them.
+ */
+export type ProviderOperation = SyncProviderOperation | AsyncProviderOperation;

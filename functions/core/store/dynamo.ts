@@ -1,0 +1,85 @@
+import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { getConfig } from '../config.ts';
+
+/**
+ * One table holds tasks, API keys, idempotency records and rate-limit counters, each under
+ * its own key prefix (`pk`/`sk` strings). `expires_at` (epoch seconds) is the TTL attribute;
+ * DynamoDB deletes expired items lazily and the embedded local server not at all, so every
+ * read also treats an expired item as absent.
+ */
+export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expires_at' } as const;
+
+let client: DynamoDBClient | undefined;
+
+export function dynamoClient(): DynamoDBClient {
+  if (client) return client;
+  const config = getConfig();
+  client = new DynamoDBClient({
+    region: config.AWS_REGION,
+    ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
+    maxAttempts: 3,
+  });
+  return client;
+}
+
+export function resetDynamoClient(): void {
+  client?.destroy();
+  client = undefined;
+}
+
+export function tableName(): string {
+  return getConfig().TABLE_NAME;
+}
+
+export type Item = Record<string, AttributeValue>;
+
+export function toAttribute(value: unknown): AttributeValue | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return { NULL: true };
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'number') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (Array.isArray(value)) {
+    return { L: value.map((entry) => toAttribute(entry) ?? { NULL: true }) };
+  }
+  if (typeof value === 'object') return { M: toItem(value as Record<string, unknown>) };
+  throw new TypeError(`Cannot store a ${typeof value} in DynamoDB`);
+}
+
+export function toItem(record: Record<string, unknown>): Item {
+  const item: Item = {};
+  for (const [key, value] of Object.entries(record)) {
+    const attribute = toAttribute(value);
+    if (attribute) item[key] = attribute;
+  }
+  return item;
+}
+
+export function fromAttribute(attribute: AttributeValue): unknown {
+  if (attribute.S !== undefined) return attribute.S;
+  if (attribute.N !== undefined) return Number(attribute.N);
+  if (attribute.BOOL !== undefined) return attribute.BOOL;
+  if (attribute.NULL !== undefined) return null;
+  if (attribute.L !== undefined) return attribute.L.map(fromAttribute);
+  if (attribute.M !== undefined) return fromItem(attribute.M);
+  throw new TypeError('Unsupported DynamoDB attribute type');
+}
+
+export function fromItem(item: Item): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const [key, attribute] of Object.entries(item)) record[key] = fromAttribute(attribute);
+  return record;
+}
+
+export function nowEpochSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+export function isExpired(record: Record<string, unknown>): boolean {
+  const expiresAt = record[TABLE_KEYS.ttlAttribute];
+  return typeof expiresAt === 'number' && expiresAt <= nowEpochSeconds();
+}
+
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}

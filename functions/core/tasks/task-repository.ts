@@ -1,0 +1,209 @@
+import {
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { getConfig } from '../config.ts';
+import {
+  dynamoClient,
+  fromItem,
+  isConditionalCheckFailed,
+  isExpired,
+  nowEpochSeconds,
+  tableName,
+  toAttribute,
+  toItem,
+} from '../store/dynamo.ts';
+import { type StoredAsset, type Task, TaskSchema } from './task.ts';
+
+/**
+ * Tasks live under `TENANT#<tenant>` / `TASK#<job id>`, so a read is one GetItem keyed by the
+ * caller's tenant: another tenant's job id simply is not there. Every transition is a
+ * conditional write, which makes each workflow step safe to retry and guarantees that a
+ * finished task (complete or failed) is never changed again.
+ */
+
+const taskKey = (tenantId: string, jobId: string) => ({
+  pk: { S: `TENANT#${tenantId}` },
+  sk: { S: `TASK#${jobId}` },
+});
+
+const UNFINISHED = { ':pending': { S: 'pending' }, ':processing': { S: 'processing' } };
+
+function retentionExpiry(): number {
+  return nowEpochSeconds() + getConfig().TASK_RETENTION_DAYS * 86_400;
+}
+
+export type NewTask = Omit<Task, 'status' | 'created_at' | 'updated_at'>;
+
+export const taskRepository = {
+  /** Writes a new pending task; false when the job id already exists. */
+  async create(task: NewTask): Promise<boolean> {
+    const now = new Date().toISOString();
+    const record: Task = { ...task, status: 'pending', created_at: now, updated_at: now };
+    try {
+      await dynamoClient().send(
+        new PutItemCommand({
+          TableName: tableName(),
+          Item: { ...taskKey(task.tenant_id, task.job_id), ...toItem(record), entity: { S: 'task' } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  },
+
+  async get(tenantId: string, jobId: string): Promise<Task | undefined> {
+    const result = await dynamoClient().send(
+      new GetItemCommand({ TableName: tableName(), Key: taskKey(tenantId, jobId), ConsistentRead: true }),
+    );
+    if (!result.Item) return undefined;
+    const record = fromItem(result.Item);
+    if (isExpired(record)) return undefined;
+    return TaskSchema.parse(record);
+  },
+
+  /** pending → processing; a no-op when already processing (a retried step) or finished. */
+  async markProcessing(tenantId: string, jobId: string): Promise<boolean> {
+    const now = new Date().toISOString();
+    return conditionalUpdate(tenantId, jobId, {
+      update: 'SET #status = :processing, updated_at = :now, started_at = if_not_exists(started_at, :now)',
+      condition: '#status IN (:pending, :processing)',
+      names: { '#status': 'status' },
+      values: { ...UNFINISHED, ':now': { S: now } },
+    });
+  },
+
+  /** Records the provider's own job id (before any polling, so a restart can resume it). */
+  async setProviderJob(tenantId: string, jobId: string, providerJobId: string): Promise<boolean> {
+    return conditionalUpdate(tenantId, jobId, {
+      update: 'SET ai_service_task_id = :provider_job, updated_at = :now',
+      condition: '#status = :processing',
+      names: { '#status': 'status' },
+      values: {
+        ':processing': { S: 'processing' },
+        ':provider_job': { S: providerJobId },
+        ':now': { S: new Date().toISOString() },
+      },
+    });
+  },
+
+  /** Raises progress; never lowers it, and never reports 100 before completion. */
+  async updateProgress(tenantId: string, jobId: string, progress: number): Promise<boolean> {
+    const value = Math.max(0, Math.min(99, Math.floor(progress)));
+    return conditionalUpdate(tenantId, jobId, {
+      update: 'SET progress = :progress, updated_at = :now',
+      condition: '#status = :processing AND (attribute_not_exists(progress) OR progress < :progress)',
+      names: { '#status': 'status' },
+      values: {
+        ':processing': { S: 'processing' },
+        ':progress': { N: String(value) },
+        ':now': { S: new Date().toISOString() },
+      },
+    });
+  },
+
+  async markComplete(
+    tenantId: string,
+    jobId: string,
+    assets: StoredAsset[],
+    resultMetadata: Record<string, unknown>,
+    reportsProgress: boolean,
+  ): Promise<boolean> {
+    const now = new Date().toISOString();
+    const values: Record<string, ReturnType<typeof toAttribute>> = {
+      ...UNFINISHED,
+      ':complete': { S: 'complete' },
+      ':assets': toAttribute(assets),
+      ':metadata': toAttribute(resultMetadata),
+      ':now': { S: now },
+      ':expires': { N: String(retentionExpiry()) },
+    };
+    let update =
+      'SET #status = :complete, assets = :assets, result_metadata = :metadata, updated_at = :now, finished_at = :now, expires_at = :expires';
+    if (reportsProgress) {
+      update += ', progress = :hundred';
+      values[':hundred'] = { N: '100' };
+    }
+    return conditionalUpdate(tenantId, jobId, {
+      update,
+      condition: '#status IN (:pending, :processing)',
+      names: { '#status': 'status' },
+      values: Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Record<
+        string,
+        NonNullable<ReturnType<typeof toAttribute>>
+      >,
+    });
+  },
+
+  /** Ends an unfinished task as failed; never touches a complete one. */
+  async markFailed(tenantId: string, jobId: string, error: string, errorCode: string): Promise<boolean> {
+    const now = new Date().toISOString();
+    return conditionalUpdate(tenantId, jobId, {
+      update:
+        'SET #status = :failed, #error = :error, error_code = :code, updated_at = :now, finished_at = :now, expires_at = :expires',
+      condition: '#status IN (:pending, :processing)',
+      names: { '#status': 'status', '#error': 'error' },
+      values: {
+        ...UNFINISHED,
+        ':failed': { S: 'failed' },
+        ':error': { S: error },
+        ':code': { S: errorCode },
+        ':now': { S: now },
+        ':expires': { N: String(retentionExpiry()) },
+      },
+    });
+  },
+
+  /** Unfinished tasks of every tenant; used by the local host to resume work after a restart. */
+  async listUnfinished(): Promise<Task[]> {
+    const tasks: Task[] = [];
+    let startKey: Record<string, NonNullable<ReturnType<typeof toAttribute>>> | undefined;
+    do {
+      const page = await dynamoClient().send(
+        new ScanCommand({
+          TableName: tableName(),
+          FilterExpression: 'entity = :task AND #status IN (:pending, :processing)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':task': { S: 'task' }, ...UNFINISHED },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) tasks.push(TaskSchema.parse(fromItem(item)));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return tasks;
+  },
+};
+
+async function conditionalUpdate(
+  tenantId: string,
+  jobId: string,
+  expression: {
+    update: string;
+    condition: string;
+    names: Record<string, string>;
+    values: Record<string, NonNullable<ReturnType<typeof toAttribute>>>;
+  },
+): Promise<boolean> {
+  try {
+    await dynamoClient().send(
+      new UpdateItemCommand({
+        TableName: tableName(),
+        Key: taskKey(tenantId, jobId),
+        UpdateExpression: expression.update,
+        ConditionExpression: `attribute_exists(pk) AND ${expression.condition}`,
+        ExpressionAttributeNames: expression.names,
+        ExpressionAttributeValues: expression.values,
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
+}

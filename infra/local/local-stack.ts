@@ -1,0 +1,323 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { TEST_API_KEY, testKeyItem } from '../../functions/core/auth/api-keys.ts';
+import { getConfig, resetConfig } from '../../functions/core/config.ts';
+import { resetSfnClient } from '../../functions/core/executions/execution-starter.ts';
+import { logger } from '../../functions/core/logger.ts';
+import { resetOpenaiClient } from '../../functions/core/providers/openai/client.ts';
+import { resetDynamoClient, TABLE_KEYS, toItem } from '../../functions/core/store/dynamo.ts';
+import { resetSupabaseClient } from '../../functions/core/storage/supabase.ts';
+import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
+import { handler as completeTask } from '../../functions/workflow/complete-task.ts';
+import { handler as failTask } from '../../functions/workflow/fail-task.ts';
+import { handler as markTaskProcessing } from '../../functions/workflow/mark-task-processing.ts';
+import { handler as pollProviderJob } from '../../functions/workflow/poll-provider-job.ts';
+import { handler as reconcileExecution } from '../../functions/workflow/reconcile-execution.ts';
+import { handler as recordResultRows } from '../../functions/workflow/record-result-rows.ts';
+import { handler as runProvider } from '../../functions/workflow/run-provider.ts';
+import { handler as submitProviderJob } from '../../functions/workflow/submit-provider-job.ts';
+import { serveApi } from './api-gateway.ts';
+import { LOCAL_STATE_MACHINE_ARN, LocalExecutionRunner } from './execution-runner.ts';
+import { readBody, sendJson, sendWebResponse, toWebRequest } from './http-utils.ts';
+import { LocalTables } from './rest-routes.ts';
+import { SANDBOX_PROVIDERS } from './sandbox/providers.ts';
+import { type Fault, SandboxState } from './sandbox/sandbox.ts';
+import { LocalStorage } from './storage-routes.ts';
+
+/**
+ * The whole API on one machine (contract §7): the deployed handlers behind a node:http server,
+ * the deployed ASL run by aws-local-stepfunctions, DynamoDB's API from dynalite (data on disk),
+ * Supabase Storage and REST routes from DATA_DIR, and a simulator for each provider without a key.
+ */
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const DEFAULT_REGISTRATION_SECRET = 'local-registration-secret';
+const MAX_HANG_MS = 15 * 60 * 1000;
+
+export interface LocalStackOptions {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  /** Milliseconds a Wait state lasts (default 1000; tests use 0). */
+  waitMs?: number;
+  /** Milliseconds between retries (default: the ASL's own backoff). */
+  retryIntervalMs?: number;
+  /** Environment to apply before configuration is read (tests set limits and timeouts). */
+  env?: Record<string, string>;
+  /** Start unfinished tasks' executions again (default true). */
+  resumeUnfinished?: boolean;
+}
+
+export interface LocalStack {
+  url: string;
+  port: number;
+  dataDir: string;
+  registrationSecret: string;
+  testApiKey: string | undefined;
+  sandboxed: string[];
+  configured: string[];
+  runner: LocalExecutionRunner;
+  sandboxes: Map<string, SandboxState>;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
+        { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+      ],
+    }),
+  );
+}
+
+function parseFault(body: unknown): Fault | string {
+  if (typeof body !== 'object' || body === null) return 'Body must be a JSON object';
+  const input = body as Record<string, unknown>;
+  const fault: Fault = { times: 1 };
+  if (input.times !== undefined) {
+    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1) return 'times must be an integer >= 1';
+    fault.times = input.times;
+  }
+  if (input.status !== undefined) {
+    if (typeof input.status !== 'number' || !Number.isInteger(input.status) || input.status < 400 || input.status > 599) {
+      return 'status must be an HTTP error status between 400 and 599';
+    }
+    fault.status = input.status;
+  }
+  if (input.timeout !== undefined) {
+    if (typeof input.timeout !== 'boolean') return 'timeout must be true or false';
+    fault.timeout = input.timeout;
+  }
+  if (input.moderated !== undefined) {
+    if (typeof input.moderated !== 'boolean') return 'moderated must be true or false';
+    fault.moderated = input.moderated;
+  }
+  if (input.outcome !== undefined) {
+    if (typeof input.outcome !== 'string' || input.outcome === '') return 'outcome must be a non-empty string';
+    fault.outcome = input.outcome;
+  }
+  if (!fault.status && !fault.timeout && !fault.moderated && !fault.outcome) {
+    return 'Give one of status, timeout, moderated or outcome';
+  }
+  return fault;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  for (const [key, value] of Object.entries(options.env ?? {})) process.env[key] = value;
+  const dataDir = resolve(options.dataDir ?? process.env.DATA_DIR ?? join(ROOT, '.data'));
+  mkdirSync(dataDir, { recursive: true });
+  const host = options.host ?? process.env.HOST ?? '127.0.0.1';
+
+  const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamoPort = await listen(dynamo as unknown as Server, 0, '127.0.0.1');
+
+  const server = createServer();
+  const port = await listen(server, options.port ?? Number(process.env.PORT ?? 8000), host);
+  const url = `http://localhost:${port}`;
+
+  // Everything the deployed stack injects, pointed at this process.
+  const defaults: Record<string, string> = {
+    STAGE: 'local',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    SUPABASE_URL: url,
+    SUPABASE_SERVICE_KEY: 'local-service-key',
+    REGISTRATION_SECRET: DEFAULT_REGISTRATION_SECRET,
+  };
+  for (const [key, value] of Object.entries(defaults)) process.env[key] ||= value;
+  process.env.DYNAMODB_ENDPOINT = `http://127.0.0.1:${dynamoPort}`;
+  process.env.STEPFUNCTIONS_ENDPOINT = `${url}/__aws/stepfunctions`;
+  process.env.STATE_MACHINE_ARN = LOCAL_STATE_MACHINE_ARN;
+  const sandboxed: string[] = [];
+  const configured: string[] = [];
+  for (const provider of SANDBOX_PROVIDERS) {
+    if (process.env[provider.keyEnv] && process.env[provider.keyEnv] !== 'sandbox') {
+      configured.push(provider.name);
+      continue;
+    }
+    process.env[provider.keyEnv] = 'sandbox';
+    process.env[provider.baseUrlEnv] = `${url}/__sandbox/${provider.name}${provider.apiPath}`;
+    sandboxed.push(provider.name);
+  }
+  resetConfig();
+  resetDynamoClient();
+  resetSfnClient();
+  resetSupabaseClient();
+  resetOpenaiClient();
+  const config = getConfig();
+
+  const client = new DynamoDBClient({ region: config.AWS_REGION, endpoint: process.env.DYNAMODB_ENDPOINT });
+  await ensureTable(client, config.TABLE_NAME);
+  if (config.testKeyEnabled) {
+    await client.send(new PutItemCommand({ TableName: config.TABLE_NAME, Item: toItem(testKeyItem()) }));
+  }
+  client.destroy();
+
+  const storage = new LocalStorage(join(dataDir, 'storage'));
+  const tables = new LocalTables(join(dataDir, 'tables'), [
+    config.SUPABASE_CONCEPT_IMAGES_TABLE,
+    config.SUPABASE_MODELS_TABLE,
+  ]);
+  const runner = new LocalExecutionRunner({
+    definitionFile: join(ROOT, 'state-machines', 'generation.asl.json'),
+    handlers: {
+      'mark-task-processing': markTaskProcessing,
+      'run-provider': runProvider,
+      'submit-provider-job': submitProviderJob,
+      'poll-provider-job': pollProviderJob,
+      'complete-task': completeTask,
+      'fail-task': failTask,
+      'record-result-rows': recordResultRows,
+    },
+    waitMs: options.waitMs ?? 1000,
+    retryIntervalMs: options.retryIntervalMs,
+    onExecutionFailed: (event) => reconcileExecution(event),
+  });
+
+  const sandboxes = new Map<string, SandboxState>();
+  for (const provider of SANDBOX_PROVIDERS) sandboxes.set(provider.name, new SandboxState());
+
+  async function serveSandbox(request: IncomingMessage, response: ServerResponse, target: URL): Promise<void> {
+    const [, , name = '', ...rest] = target.pathname.split('/');
+    const provider = SANDBOX_PROVIDERS.find((candidate) => candidate.name === name);
+    const state = sandboxes.get(name);
+    if (!provider || !state) {
+      sendJson(response, 404, { detail: `No sandbox for provider '${name}'` });
+      return;
+    }
+    const path = `/${rest.join('/')}`;
+    const method = (request.method ?? 'GET').toUpperCase();
+    if (path === '/faults') {
+      if (method === 'DELETE') {
+        state.clear();
+        sendJson(response, 200, { cleared: true });
+        return;
+      }
+      if (method !== 'POST') {
+        sendJson(response, 405, { detail: 'Use POST to add a fault or DELETE to clear them' }, { allow: 'POST, DELETE' });
+        return;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(request, 64 * 1024)).toString('utf8'));
+      } catch {
+        sendJson(response, 400, { detail: 'Request body must be valid JSON' });
+        return;
+      }
+      const fault = parseFault(body);
+      if (typeof fault === 'string') {
+        sendJson(response, 400, { detail: fault });
+        return;
+      }
+      state.addFault(fault);
+      sendJson(response, 201, { provider: name, fault });
+      return;
+    }
+    if (path === '/requests' && method === 'GET') {
+      sendJson(response, 200, state.requests);
+      return;
+    }
+    const abort = new AbortController();
+    response.on('close', () => {
+      if (!response.writableFinished) abort.abort();
+    });
+    const body = await readBody(request, 100 * 1024 * 1024);
+    const webRequest = toWebRequest(request, body, url, abort.signal);
+    const webResponse = await provider.simulator.handle(webRequest, path, {
+      baseUrl: `${url}/__sandbox/${name}`,
+      takeFault: () => state.takeFault(),
+      record: (entry) => state.record(entry),
+      hang: (signal) =>
+        new Promise<never>((_, reject) => {
+          const timer = setTimeout(() => reject(new Error('sandbox hang ended')), MAX_HANG_MS);
+          timer.unref();
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(new Error('client disconnected'));
+          });
+        }),
+    });
+    await sendWebResponse(response, webResponse);
+  }
+
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const target = new URL(request.url ?? '/', url);
+    const work = (async () => {
+      if (target.pathname.replace(/\/+$/, '') === '/__aws/stepfunctions') return runner.serve(request, response);
+      if (target.pathname.startsWith('/__sandbox/')) return serveSandbox(request, response, target);
+      if (await storage.serve(request, response, target)) return;
+      if (await tables.serve(request, response, target)) return;
+      return serveApi(request, response, target);
+    })();
+    work.catch((error: unknown) => {
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      if ((error as Error).message === 'client disconnected') return;
+      logger.error('Local host error', { path: target.pathname, error_message: (error as Error).message });
+      sendJson(response, 500, { detail: 'Internal server error' });
+    });
+  });
+
+  if (options.resumeUnfinished ?? true) {
+    // A task left pending/processing by a stop is run again: steps are idempotent and results
+    // overwrite the same objects, so nothing is lost or doubled.
+    for (const task of await taskRepository.listUnfinished()) {
+      const { tenant_id, job_id, client_task_id, operation, provider, params } = task;
+      runner.start(job_id, JSON.stringify({ tenant_id, job_id, client_task_id, operation, provider, params }));
+    }
+  }
+
+  return {
+    url,
+    port,
+    dataDir,
+    registrationSecret: process.env.REGISTRATION_SECRET ?? DEFAULT_REGISTRATION_SECRET,
+    testApiKey: config.testKeyEnabled ? TEST_API_KEY : undefined,
+    sandboxed,
+    configured,
+    runner,
+    sandboxes,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+      await Promise.race([runner.idle(), new Promise((done) => setTimeout(done, 2000).unref())]);
+      resetDynamoClient();
+      await new Promise<void>((done) => (dynamo as unknown as Server).close(() => done()));
+    },
+  };
+}

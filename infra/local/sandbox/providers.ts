@@ -1,0 +1,20 @@
+import { openaiSimulator } from './openai.ts';
+import type { SandboxSimulator } from './sandbox.ts';
+
+/**
+ * Providers the local stack can stand in for. When `keyEnv` is unset, the provider runs in
+ * sandbox mode: `baseUrlEnv` points the real adapter at the simulator mounted at
+ * `/__sandbox/<name>`, and `keyEnv` gets a placeholder key the simulator accepts.
+ */
+export interface SandboxedProvider {
+  name: string;
+  simulator: SandboxSimulator;
+  keyEnv: string;
+  baseUrlEnv: string;
+  /** Appended to the mount to form the adapter's base URL (OpenAI's SDK expects `/v1`). */
+  apiPath: string;
+}
+
+export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
+  { name: 'openai', simulator: openaiSimulator, keyEnv: 'OPENAI_API_KEY', baseUrlEnv: 'OPENAI_BASE_URL', apiPath: '/v1' },
+];
