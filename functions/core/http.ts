@@ -159,15 +159,16 @@ function apiKeyAuth(bucket: RateBucket): MiddlewareObj<APIGatewayProxyEventV2, A
 
 /**
  * Wraps a business function as an API Gateway (HTTP API, payload 2.0) Lambda handler.
- * Middleware order: request id → error answers → body size → JSON → API key → rate limit.
+ * Middleware order: request id → error answers → body size → API key → rate limit → JSON, so the
+ * key is checked before anything about the request is interpreted.
  */
 export function apiHandler(fn: (request: ApiRequest) => Promise<ApiResult>, options: ApiHandlerOptions = {}): Handler {
   const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(requestContext)
     .use(errorResponder)
     .use(bodyLimit);
-  if (options.jsonBody) chain.use(httpJsonBodyParser({ disableContentTypeCheck: true }));
   if (options.auth) chain.use(apiKeyAuth(options.auth));
+  if (options.jsonBody) chain.use(httpJsonBodyParser({ disableContentTypeCheck: true }));
   const handler = chain.handler(async (event) => {
     const state = stateOf(event);
     const result = await fn({

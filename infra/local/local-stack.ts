@@ -44,6 +44,7 @@ import { LocalStorage } from './storage-routes.ts';
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const DEFAULT_REGISTRATION_SECRET = 'local-registration-secret';
 const MAX_HANG_MS = 15 * 60 * 1000;
+const defaultedVariables = new Set<string>();
 
 export interface LocalStackOptions {
   port?: number;
@@ -157,7 +158,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     SUPABASE_SERVICE_KEY: 'local-service-key',
     REGISTRATION_SECRET: DEFAULT_REGISTRATION_SECRET,
   };
-  for (const [key, value] of Object.entries(defaults)) process.env[key] ||= value;
+  for (const [key, value] of Object.entries(defaults)) {
+    // A default this process set earlier (a previous stack on another port) is replaced too.
+    if (!process.env[key] || defaultedVariables.has(key)) {
+      process.env[key] = value;
+      defaultedVariables.add(key);
+    }
+  }
   process.env.DYNAMODB_ENDPOINT = `http://127.0.0.1:${dynamoPort}`;
   process.env.STEPFUNCTIONS_ENDPOINT = `${url}/__aws/stepfunctions`;
   process.env.STATE_MACHINE_ARN = LOCAL_STATE_MACHINE_ARN;

@@ -31,14 +31,21 @@ function issue(context: z.RefinementCtx, path: string, message: string): void {
 function checkAllowed(
   context: z.RefinementCtx,
   field: string,
-  value: string | undefined,
+  value: unknown,
   allowed: readonly string[],
   model: string,
 ): void {
-  if (value !== undefined && !allowed.includes(value)) {
+  if (typeof value === 'string' && !allowed.includes(value)) {
     issue(context, field, `must be one of: ${allowed.join(', ')} (OpenAI's values for ${model})`);
   }
 }
+
+/**
+ * Cross-field rules run even when other fields already failed, so one 400 lists every problem;
+ * they therefore read the raw values defensively.
+ */
+const ALWAYS = { when: () => true };
+type Raw = Record<string, unknown>;
 
 const TextToImageSchema = z
   .object({
@@ -52,19 +59,23 @@ const TextToImageSchema = z
     style: oneOf(STYLES).optional(),
     background: oneOf(BACKGROUNDS).optional(),
   })
-  .superRefine((request, context) => {
-    if (request.model === DALL_E_3) {
-      if (request.prompt.length > 4000) issue(context, 'prompt', 'must be at most 4000 characters for dall-e-3');
+  .superRefine((value, context) => {
+    const request = value as Raw;
+    const model = request.model ?? DALL_E_3;
+    if (model === DALL_E_3) {
+      if (typeof request.prompt === 'string' && request.prompt.length > 4000) {
+        issue(context, 'prompt', 'must be at most 4000 characters for dall-e-3');
+      }
       checkAllowed(context, 'size', request.size, DALL_E_3_SIZES, DALL_E_3);
       checkAllowed(context, 'quality', request.quality, DALL_E_3_QUALITIES, DALL_E_3);
       if (request.background !== undefined) {
         issue(context, 'background', `is only supported by the GPT image models (${GPT_IMAGE_MODELS.join(', ')})`);
       }
-    } else {
-      checkAllowed(context, 'size', request.size, GPT_IMAGE_SIZES, request.model);
-      checkAllowed(context, 'quality', request.quality, GPT_GENERATE_QUALITIES, request.model);
+    } else if (typeof model === 'string' && (GPT_IMAGE_MODELS as readonly string[]).includes(model)) {
+      checkAllowed(context, 'size', request.size, GPT_IMAGE_SIZES, model);
+      checkAllowed(context, 'quality', request.quality, GPT_GENERATE_QUALITIES, model);
     }
-  });
+  }, ALWAYS);
 
 const ImageToImageSchema = z
   .object({
@@ -79,10 +90,12 @@ const ImageToImageSchema = z
     style: oneOf(STYLES).optional(),
     background: oneOf(BACKGROUNDS).optional(),
   })
-  .superRefine((request, context) => {
-    checkAllowed(context, 'size', request.size, GPT_IMAGE_SIZES, `${request.model} image edits`);
-    checkAllowed(context, 'quality', request.quality, GPT_EDIT_QUALITIES, `${request.model} image edits`);
-  });
+  .superRefine((value, context) => {
+    const request = value as Raw;
+    const model = typeof request.model === 'string' ? request.model : 'gpt-image-1';
+    checkAllowed(context, 'size', request.size, GPT_IMAGE_SIZES, `${model} image edits`);
+    checkAllowed(context, 'quality', request.quality, GPT_EDIT_QUALITIES, `${model} image edits`);
+  }, ALWAYS);
 
 type TextToImageRequest = z.infer<typeof TextToImageSchema>;
 type ImageToImageRequest = z.infer<typeof ImageToImageSchema>;
