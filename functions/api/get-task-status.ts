@@ -5,7 +5,11 @@ import { readTaskStatus } from '../core/tasks/task-status.ts';
 export const handler = apiHandler(
   async (request) => ({
     statusCode: 200,
-    body: await readTaskStatus(tenantOf(request).tenant_id, request.pathParameters.jobId ?? '', request.query.service),
+    body: await readTaskStatus(
+      tenantOf(request).tenant_id,
+      request.pathParameters.jobId ?? '',
+      request.query.service,
+    ),
   }),
   { auth: 'status' },
 );

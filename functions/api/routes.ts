@@ -2,7 +2,13 @@
  * The API's routes: one table read by the CDK stack (API Gateway routes), the local HTTP host,
  * and the not-found handler (to tell 404 from 405).
  */
-export const API_FUNCTIONS = ['submit-generation', 'get-task-status', 'register-api-key', 'health', 'not-found'] as const;
+export const API_FUNCTIONS = [
+  'submit-generation',
+  'get-task-status',
+  'register-api-key',
+  'health',
+  'not-found',
+] as const;
 export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
 
 export interface ApiRoute {

@@ -47,7 +47,10 @@ export interface ApiHandlerOptions {
   jsonBody?: boolean;
 }
 
-type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 interface State {
   requestId: string;
@@ -73,7 +76,11 @@ function lowercaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined
   return result;
 }
 
-function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode,
     headers: { 'content-type': 'application/json', ...headers },
@@ -100,13 +107,18 @@ const requestContext: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStruc
 };
 
 /** Maps any thrown error to the contract's error body. */
-export function errorResponse(error: unknown, requestId: string, log: Logger): APIGatewayProxyStructuredResultV2 {
+export function errorResponse(
+  error: unknown,
+  requestId: string,
+  log: Logger,
+): APIGatewayProxyStructuredResultV2 {
   const headers: Record<string, string> = { 'x-request-id': requestId };
   if (isBodyParserError(error)) {
     return json(400, { detail: 'Request body must be valid JSON' }, headers);
   }
   if (error instanceof ValidationError) {
-    const body = error.issues.length > 0 ? { detail: error.message, errors: error.issues } : { detail: error.message };
+    const body =
+      error.issues.length > 0 ? { detail: error.message, errors: error.issues } : { detail: error.message };
     return json(400, body, headers);
   }
   if (error instanceof UnauthorizedError && error.challenge) headers['www-authenticate'] = 'ApiKey';
@@ -119,7 +131,10 @@ export function errorResponse(error: unknown, requestId: string, log: Logger): A
     log.warn('Dependency unavailable', describeError(error));
     return json(503, { detail: error.message }, { ...headers, 'retry-after': '5' });
   }
-  log.error('Unhandled error', { ...describeError(error), stack: error instanceof Error ? error.stack : undefined });
+  log.error('Unhandled error', {
+    ...describeError(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  });
   return json(500, { detail: 'Internal server error' }, headers);
 }
 
@@ -145,7 +160,9 @@ const bodyLimit: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructured
   },
 };
 
-function apiKeyAuth(bucket: RateBucket): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+function apiKeyAuth(
+  bucket: RateBucket,
+): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   return {
     before: async (request) => {
       const state = stateOf(request.event);
@@ -162,7 +179,10 @@ function apiKeyAuth(bucket: RateBucket): MiddlewareObj<APIGatewayProxyEventV2, A
  * Middleware order: request id → error answers → body size → API key → rate limit → JSON, so the
  * key is checked before anything about the request is interpreted.
  */
-export function apiHandler(fn: (request: ApiRequest) => Promise<ApiResult>, options: ApiHandlerOptions = {}): Handler {
+export function apiHandler(
+  fn: (request: ApiRequest) => Promise<ApiResult>,
+  options: ApiHandlerOptions = {},
+): Handler {
   const chain = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(requestContext)
     .use(errorResponder)

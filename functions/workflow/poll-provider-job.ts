@@ -1,4 +1,3 @@
-
 import { workflowStep } from '../core/workflow/step.ts';
 import { ProviderJobSchema, pollProviderJob, TaskInputSchema } from '../core/workflow/steps.ts';
 
@@ -8,4 +7,3 @@ export const handler = workflowStep(
   TaskInputSchema.extend({ job: ProviderJobSchema }),
   ({ task, job }) => pollProviderJob(task, job),
 );
-

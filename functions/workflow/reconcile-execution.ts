@@ -36,7 +36,10 @@ export const handler = async (event: unknown): Promise<void> => {
   const code = detail.status === 'TIMED_OUT' ? 'provider_timeout' : 'internal';
   const changed = await taskRepository.markFailed(task.data.tenant_id, task.data.job_id, message, code);
   if (changed) {
-    logger.warn('Task failed by execution reconciliation', { job_id: task.data.job_id, status: detail.status });
+    logger.warn('Task failed by execution reconciliation', {
+      job_id: task.data.job_id,
+      status: detail.status,
+    });
     await recordResultRows(task.data).catch((error: unknown) =>
       logger.warn('Rows not updated after reconciliation', { error_message: (error as Error).message }),
     );

@@ -14,7 +14,10 @@ import { BodyTooLargeError, readBody, sendJson } from './http-utils.ts';
  * Lambda handlers as the deployed stack, fed the event shape API Gateway sends.
  */
 
-type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type ApiHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const HANDLERS: Record<ApiFunctionName, ApiHandler> = {
   'submit-generation': submitGeneration,
@@ -68,7 +71,8 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
     if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
   const query: Record<string, string> = {};
-  for (const [key, value] of url.searchParams) query[key] = query[key] === undefined ? value : `${query[key]},${value}`;
+  for (const [key, value] of url.searchParams)
+    query[key] = query[key] === undefined ? value : `${query[key]},${value}`;
   const isText = body.length === 0 || TEXT_TYPES.test(headers['content-type'] ?? 'application/json');
   const now = new Date();
   const event: APIGatewayProxyEventV2 = {
@@ -106,7 +110,9 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
   const outHeaders: Record<string, string> = {};
   for (const [key, value] of Object.entries(result.headers ?? {})) outHeaders[key] = String(value);
   const payload =
-    result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+    result.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
   response.writeHead(result.statusCode ?? 200, outHeaders);
   response.end(payload);
 }

@@ -47,7 +47,12 @@ function collectStates(states: Record<string, unknown>, into: StateInfo[] = []):
       Iterator?: { States: Record<string, unknown> };
       ItemProcessor?: { States: Record<string, unknown> };
     };
-    into.push({ name, type: state.Type, hasRetry: (state.Retry?.length ?? 0) > 0, ...(state.Resource ? { resource: state.Resource } : {}) });
+    into.push({
+      name,
+      type: state.Type,
+      hasRetry: (state.Retry?.length ?? 0) > 0,
+      ...(state.Resource ? { resource: state.Resource } : {}),
+    });
     for (const branch of state.Branches ?? []) collectStates(branch.States, into);
     if (state.Iterator) collectStates(state.Iterator.States, into);
     if (state.ItemProcessor) collectStates(state.ItemProcessor.States, into);
@@ -88,7 +93,8 @@ export class LocalExecutionRunner {
   constructor(private readonly options: RunnerOptions) {
     const definition = localDefinition(options.definitionFile);
     const byArn = new Map<string, LocalHandler>();
-    for (const name of Object.values(WORKFLOW_FUNCTIONS)) byArn.set(localFunctionArn(name), options.handlers[name]);
+    for (const name of Object.values(WORKFLOW_FUNCTIONS))
+      byArn.set(localFunctionArn(name), options.handlers[name]);
     for (const state of collectStates(definition.States as Record<string, unknown>)) {
       if (state.type === 'Task') {
         const handler = state.resource ? byArn.get(state.resource) : undefined;
@@ -96,7 +102,8 @@ export class LocalExecutionRunner {
         this.taskHandlers[state.name] = handler;
       }
       if (state.type === 'Wait') this.waitOverrides[state.name] = options.waitMs;
-      if (state.hasRetry && options.retryIntervalMs !== undefined) this.retryOverrides[state.name] = options.retryIntervalMs;
+      if (state.hasRetry && options.retryIntervalMs !== undefined)
+        this.retryOverrides[state.name] = options.retryIntervalMs;
     }
     this.machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
   }
@@ -138,7 +145,14 @@ export class LocalExecutionRunner {
           .onExecutionFailed({
             source: 'aws.states',
             'detail-type': 'Step Functions Execution Status Change',
-            detail: { status: 'FAILED', name, executionArn: record.arn, input, error: record.error, cause: record.cause },
+            detail: {
+              status: 'FAILED',
+              name,
+              executionArn: record.arn,
+              input,
+              error: record.error,
+              cause: record.cause,
+            },
           })
           .catch(() => undefined);
       },
@@ -155,18 +169,35 @@ export class LocalExecutionRunner {
   /** The StartExecution / DescribeExecution part of the Step Functions JSON API. */
   async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const target = String(request.headers['x-amz-target'] ?? '');
-    const body = JSON.parse((await readBody(request, 1024 * 1024)).toString('utf8') || '{}') as Record<string, unknown>;
+    const body = JSON.parse((await readBody(request, 1024 * 1024)).toString('utf8') || '{}') as Record<
+      string,
+      unknown
+    >;
     const awsError = (status: number, type: string, message: string) =>
-      sendJson(response, status, { __type: type, message }, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type });
+      sendJson(
+        response,
+        status,
+        { __type: type, message },
+        { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type },
+      );
     if (target === 'AWSStepFunctions.StartExecution') {
       if (body.stateMachineArn !== LOCAL_STATE_MACHINE_ARN) {
-        awsError(400, 'StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
+        awsError(
+          400,
+          'StateMachineDoesNotExist',
+          `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
+        );
         return;
       }
       const name = typeof body.name === 'string' ? body.name : crypto.randomUUID();
       try {
         const record = this.start(name, typeof body.input === 'string' ? body.input : '{}');
-        sendJson(response, 200, { executionArn: record.arn, startDate: record.startDate.getTime() / 1000 }, { 'content-type': 'application/x-amz-json-1.0' });
+        sendJson(
+          response,
+          200,
+          { executionArn: record.arn, startDate: record.startDate.getTime() / 1000 },
+          { 'content-type': 'application/x-amz-json-1.0' },
+        );
       } catch (error) {
         if (error instanceof ExecutionExistsError) awsError(400, 'ExecutionAlreadyExists', error.message);
         else throw error;
@@ -174,7 +205,10 @@ export class LocalExecutionRunner {
       return;
     }
     if (target === 'AWSStepFunctions.DescribeExecution') {
-      const name = String(body.executionArn ?? '').split(':').pop() ?? '';
+      const name =
+        String(body.executionArn ?? '')
+          .split(':')
+          .pop() ?? '';
       const record = this.executions.get(name);
       if (!record) {
         awsError(400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${String(body.executionArn)}'`);

@@ -18,7 +18,12 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
   return Buffer.concat(chunks, total);
 }
 
-export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   const text = JSON.stringify(body);
   response.writeHead(status, { 'content-type': 'application/json', ...headers });
   response.end(text);
@@ -30,7 +35,12 @@ export function headerValue(request: IncomingMessage, name: string): string | un
 }
 
 /** A Web Request for code written against the fetch API (simulators, multipart parsing). */
-export function toWebRequest(request: IncomingMessage, body: Buffer, baseUrl: string, signal: AbortSignal): Request {
+export function toWebRequest(
+  request: IncomingMessage,
+  body: Buffer,
+  baseUrl: string,
+  signal: AbortSignal,
+): Request {
   const headers = new Headers();
   for (const [key, value] of Object.entries(request.headers)) {
     if (value === undefined) continue;

@@ -16,8 +16,8 @@ import { getConfig, resetConfig } from '../../functions/core/config.ts';
 import { resetSfnClient } from '../../functions/core/executions/execution-starter.ts';
 import { logger } from '../../functions/core/logger.ts';
 import { resetOpenaiClient } from '../../functions/core/providers/openai/client.ts';
-import { resetDynamoClient, TABLE_KEYS, toItem } from '../../functions/core/store/dynamo.ts';
 import { resetSupabaseClient } from '../../functions/core/storage/supabase.ts';
+import { resetDynamoClient, TABLE_KEYS, toItem } from '../../functions/core/store/dynamo.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
 import { handler as completeTask } from '../../functions/workflow/complete-task.ts';
 import { handler as failTask } from '../../functions/workflow/fail-task.ts';
@@ -108,11 +108,17 @@ function parseFault(body: unknown): Fault | string {
   const input = body as Record<string, unknown>;
   const fault: Fault = { times: 1 };
   if (input.times !== undefined) {
-    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1) return 'times must be an integer >= 1';
+    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1)
+      return 'times must be an integer >= 1';
     fault.times = input.times;
   }
   if (input.status !== undefined) {
-    if (typeof input.status !== 'number' || !Number.isInteger(input.status) || input.status < 400 || input.status > 599) {
+    if (
+      typeof input.status !== 'number' ||
+      !Number.isInteger(input.status) ||
+      input.status < 400 ||
+      input.status > 599
+    ) {
       return 'status must be an HTTP error status between 400 and 599';
     }
     fault.status = input.status;
@@ -126,7 +132,8 @@ function parseFault(body: unknown): Fault | string {
     fault.moderated = input.moderated;
   }
   if (input.outcome !== undefined) {
-    if (typeof input.outcome !== 'string' || input.outcome === '') return 'outcome must be a non-empty string';
+    if (typeof input.outcome !== 'string' || input.outcome === '')
+      return 'outcome must be a non-empty string';
     fault.outcome = input.outcome;
   }
   if (!fault.status && !fault.timeout && !fault.moderated && !fault.outcome) {
@@ -136,12 +143,16 @@ function parseFault(body: unknown): Fault | string {
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  for (const [key, value] of Object.entries(options.env ?? {})) process.env[key] = value;
   const dataDir = resolve(options.dataDir ?? process.env.DATA_DIR ?? join(ROOT, '.data'));
   mkdirSync(dataDir, { recursive: true });
   const host = options.host ?? process.env.HOST ?? '127.0.0.1';
 
-  const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const dynamo = dynalite({
+    path: join(dataDir, 'dynamodb'),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
   const dynamoPort = await listen(dynamo as unknown as Server, 0, '127.0.0.1');
 
   const server = createServer();
@@ -164,6 +175,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       process.env[key] = value;
       defaultedVariables.add(key);
     }
+  }
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    process.env[key] = value;
+    defaultedVariables.delete(key);
   }
   process.env.DYNAMODB_ENDPOINT = `http://127.0.0.1:${dynamoPort}`;
   process.env.STEPFUNCTIONS_ENDPOINT = `${url}/__aws/stepfunctions`;
@@ -217,7 +232,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sandboxes = new Map<string, SandboxState>();
   for (const provider of SANDBOX_PROVIDERS) sandboxes.set(provider.name, new SandboxState());
 
-  async function serveSandbox(request: IncomingMessage, response: ServerResponse, target: URL): Promise<void> {
+  async function serveSandbox(
+    request: IncomingMessage,
+    response: ServerResponse,
+    target: URL,
+  ): Promise<void> {
     const [, , name = '', ...rest] = target.pathname.split('/');
     const provider = SANDBOX_PROVIDERS.find((candidate) => candidate.name === name);
     const state = sandboxes.get(name);
@@ -234,7 +253,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return;
       }
       if (method !== 'POST') {
-        sendJson(response, 405, { detail: 'Use POST to add a fault or DELETE to clear them' }, { allow: 'POST, DELETE' });
+        sendJson(
+          response,
+          405,
+          { detail: 'Use POST to add a fault or DELETE to clear them' },
+          { allow: 'POST, DELETE' },
+        );
         return;
       }
       let body: unknown;
@@ -283,7 +307,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const target = new URL(request.url ?? '/', url);
     const work = (async () => {
-      if (target.pathname.replace(/\/+$/, '') === '/__aws/stepfunctions') return runner.serve(request, response);
+      if (target.pathname.replace(/\/+$/, '') === '/__aws/stepfunctions')
+        return runner.serve(request, response);
       if (target.pathname.startsWith('/__sandbox/')) return serveSandbox(request, response, target);
       if (await storage.serve(request, response, target)) return;
       if (await tables.serve(request, response, target)) return;
@@ -305,7 +330,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // overwrite the same objects, so nothing is lost or doubled.
     for (const task of await taskRepository.listUnfinished()) {
       const { tenant_id, job_id, client_task_id, operation, provider, params } = task;
-      runner.start(job_id, JSON.stringify({ tenant_id, job_id, client_task_id, operation, provider, params }));
+      runner.start(
+        job_id,
+        JSON.stringify({ tenant_id, job_id, client_task_id, operation, provider, params }),
+      );
     }
   }
 

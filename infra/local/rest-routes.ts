@@ -74,9 +74,13 @@ export class LocalTables {
     }
     const method = (request.method ?? 'GET').toUpperCase();
     if (method === 'GET') {
-      const filters = [...url.searchParams.entries()].filter(([key]) => !['select', 'order', 'limit'].includes(key));
+      const filters = [...url.searchParams.entries()].filter(
+        ([key]) => !['select', 'order', 'limit'].includes(key),
+      );
       const rows = (await this.rows(table)).filter((row) =>
-        filters.every(([column, condition]) => condition.startsWith('eq.') && String(row[column]) === condition.slice(3)),
+        filters.every(
+          ([column, condition]) => condition.startsWith('eq.') && String(row[column]) === condition.slice(3),
+        ),
       );
       sendJson(response, 200, rows);
       return true;

@@ -57,7 +57,9 @@ export class LocalStorage {
   }
 
   private async sign(bucket: string, path: string, expires: number): Promise<string> {
-    return createHmac('sha256', await this.key()).update(`${bucket}/${path}:${expires}`).digest('base64url');
+    return createHmac('sha256', await this.key())
+      .update(`${bucket}/${path}:${expires}`)
+      .digest('base64url');
   }
 
   async put(bucket: string, path: string, bytes: Buffer, contentType: string): Promise<void> {
@@ -83,7 +85,11 @@ export class LocalStorage {
     try {
       meta = JSON.parse(await readFile(metaFile, 'utf8')) as ObjectMeta;
     } catch {
-      meta = { contentType: 'application/octet-stream', size: bytes.length, updatedAt: (await stat(file)).mtime.toISOString() };
+      meta = {
+        contentType: 'application/octet-stream',
+        size: bytes.length,
+        updatedAt: (await stat(file)).mtime.toISOString(),
+      };
     }
     return { bytes, meta };
   }
@@ -143,7 +149,12 @@ export class LocalStorage {
   ): Promise<boolean> {
     const authorization = headerValue(request, 'authorization') ?? '';
     if (!/^Bearer\s+\S+/i.test(authorization) && !headerValue(request, 'apikey')) {
-      storageError(response, 403, 'Unauthorized', 'An Authorization: Bearer <token> header is required to upload');
+      storageError(
+        response,
+        403,
+        'Unauthorized',
+        'An Authorization: Bearer <token> header is required to upload',
+      );
       return true;
     }
     let body: Buffer;
@@ -195,12 +206,18 @@ export class LocalStorage {
     return true;
   }
 
-  private async createSignedUrl(request: IncomingMessage, response: ServerResponse, bucket: string, path: string) {
+  private async createSignedUrl(
+    request: IncomingMessage,
+    response: ServerResponse,
+    bucket: string,
+    path: string,
+  ) {
     const text = (await readBody(request, 64 * 1024)).toString('utf8');
     let expiresIn = 3600;
     try {
       const parsed = JSON.parse(text || '{}') as { expiresIn?: unknown };
-      if (typeof parsed.expiresIn === 'number' && parsed.expiresIn > 0) expiresIn = Math.floor(parsed.expiresIn);
+      if (typeof parsed.expiresIn === 'number' && parsed.expiresIn > 0)
+        expiresIn = Math.floor(parsed.expiresIn);
     } catch {
       storageError(response, 400, 'invalid_request', 'Body must be JSON {"expiresIn": seconds}');
       return true;

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PNG_SIGNATURE, samplePng, startTestStack, type TestStack, TEST_KEY } from '../support/local-stack.ts';
+import {
+  PNG_SIGNATURE,
+  samplePng,
+  startTestStack,
+  TEST_KEY,
+  type TestStack,
+} from '../support/local-stack.ts';
 
 /** The API as a client of the guide uses it, over HTTP against `npm start`'s stack. */
 
@@ -63,7 +69,10 @@ describe('registration', () => {
   };
 
   it('refuses a wrong secret with the exact body', async () => {
-    const response = await stack.call('/auth/register', { body: { ...valid, verification_secret: 'nope' }, apiKey: null });
+    const response = await stack.call('/auth/register', {
+      body: { ...valid, verification_secret: 'nope' },
+      apiKey: null,
+    });
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ detail: 'Invalid verification secret. Access denied.' });
   });
@@ -74,11 +83,16 @@ describe('registration', () => {
       apiKey: null,
     });
     expect(response.status).toBe(400);
-    expect((await json(response)).detail).toBe('Shopify tenant_identifier must be a valid .myshopify.com domain');
+    expect((await json(response)).detail).toBe(
+      'Shopify tenant_identifier must be a valid .myshopify.com domain',
+    );
   });
 
   it('names the allowed tenant types', async () => {
-    const response = await stack.call('/auth/register', { body: { ...valid, tenant_type: 'partner' }, apiKey: null });
+    const response = await stack.call('/auth/register', {
+      body: { ...valid, tenant_type: 'partner' },
+      apiKey: null,
+    });
     expect(response.status).toBe(400);
     const body = await json(response);
     expect(body.errors).toEqual([
@@ -153,7 +167,9 @@ describe('malformed requests', () => {
   });
 
   it('answers an operation that does not exist with 404', async () => {
-    const response = await stack.call('/generation/make-coffee', { body: { task_id: 'x', provider: 'openai' } });
+    const response = await stack.call('/generation/make-coffee', {
+      body: { task_id: 'x', provider: 'openai' },
+    });
     expect(response.status).toBe(404);
     expect((await json(response)).detail).toMatch(/^Unknown operation 'make-coffee'/);
   });
@@ -163,7 +179,9 @@ describe('malformed requests', () => {
       body: { task_id: 'x', provider: 'flux', prompt: 'p' },
     });
     expect(response.status).toBe(400);
-    expect((await json(response)).detail).toMatch(/^Unsupported provider 'flux' for text-to-image\. Supported providers: /);
+    expect((await json(response)).detail).toMatch(
+      /^Unsupported provider 'flux' for text-to-image\. Supported providers: /,
+    );
   });
 
   it('lists every invalid field with what is allowed', async () => {
@@ -179,7 +197,12 @@ describe('malformed requests', () => {
 
   it('refuses input URLs outside the configured Supabase project', async () => {
     const response = await stack.call('/generation/image-to-image', {
-      body: { task_id: 'x', provider: 'openai', prompt: 'p', input_image_asset_url: 'https://evil.example/a.png' },
+      body: {
+        task_id: 'x',
+        provider: 'openai',
+        prompt: 'p',
+        input_image_asset_url: 'https://evil.example/a.png',
+      },
     });
     expect(response.status).toBe(400);
     const body = await json(response);
@@ -233,7 +256,11 @@ describe('generation with OpenAI', () => {
     });
     const image = await fetch(String(done.asset_url));
     expect(image.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await image.arrayBuffer()).subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    expect(
+      Buffer.from(await image.arrayBuffer())
+        .subarray(0, 8)
+        .equals(PNG_SIGNATURE),
+    ).toBe(true);
 
     const sent = await stack.sandboxRequests('openai');
     const last = sent.filter((request) => request.path === '/v1/images/generations').at(-1);
@@ -270,19 +297,24 @@ describe('generation with OpenAI', () => {
     expect(urls).toHaveLength(2);
     expect(urls[0]).toBe(done.asset_url);
     for (const [index, url] of urls.entries()) {
-      expect(url).toMatch(new RegExp(`/development_tenant/task-workspace-abc123/${String(jobId)}/${index}\\.png$`));
+      expect(url).toMatch(
+        new RegExp(`/development_tenant/task-workspace-abc123/${String(jobId)}/${index}\\.png$`),
+      );
       const bytes = Buffer.from(await (await fetch(url)).arrayBuffer());
       expect(bytes.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
     }
-    const rows = (await (await fetch(`${stack.url}/rest/v1/concept_images?job_id=eq.${String(jobId)}`)).json()) as Record<
-      string,
-      unknown
-    >[];
+    const rows = (await (
+      await fetch(`${stack.url}/rest/v1/concept_images?job_id=eq.${String(jobId)}`)
+    ).json()) as Record<string, unknown>[];
     expect(rows.map((row) => [row.result_index, row.status, row.asset_url])).toEqual([
       [0, 'complete', urls[0]],
       [1, 'complete', urls[1]],
     ]);
-    expect(rows[0]).toMatchObject({ task_id: 'task-workspace-abc123', tenant_id: 'development_tenant', prompt: 'A futuristic cityscape at dusk' });
+    expect(rows[0]).toMatchObject({
+      task_id: 'task-workspace-abc123',
+      tenant_id: 'development_tenant',
+      prompt: 'A futuristic cityscape at dusk',
+    });
   });
 
   it('reports a missing input as failed with input_not_found', async () => {
@@ -308,10 +340,16 @@ describe('Idempotency-Key', () => {
     const first = await stack.call('/generation/text-to-image', { body, headers });
     expect(first.status).toBe(202);
     const firstBody = await json(first);
-    const repeat = await stack.call('/generation/text-to-image', { body: { prompt: 'a lamp', provider: 'openai', task_id: 'idem-1' }, headers });
+    const repeat = await stack.call('/generation/text-to-image', {
+      body: { prompt: 'a lamp', provider: 'openai', task_id: 'idem-1' },
+      headers,
+    });
     expect(repeat.status).toBe(200);
     expect(await repeat.json()).toEqual(firstBody);
-    const different = await stack.call('/generation/text-to-image', { body: { ...body, prompt: 'a table' }, headers });
+    const different = await stack.call('/generation/text-to-image', {
+      body: { ...body, prompt: 'a table' },
+      headers,
+    });
     expect(different.status).toBe(409);
     await stack.waitForTask(String(firstBody.celery_task_id));
   });
@@ -331,6 +369,8 @@ describe('persistence', () => {
     expect(after.status).toBe('complete');
     const image = await fetch(String(after.asset_url));
     expect(image.status).toBe(200);
-    expect(String(after.asset_url).split('/').slice(-4)).toEqual(String(before.asset_url).split('/').slice(-4));
+    expect(String(after.asset_url).split('/').slice(-4)).toEqual(
+      String(before.asset_url).split('/').slice(-4),
+    );
   });
 });

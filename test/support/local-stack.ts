@@ -8,7 +8,10 @@ export const TEST_KEY = 'makeit3d_test_sk_dev_001';
 
 export interface TestStack extends LocalStack {
   /** fetch against the stack with the test key (or `apiKey`) and JSON. */
-  call(path: string, init?: { method?: string; body?: unknown; apiKey?: string | null; headers?: Record<string, string> }): Promise<Response>;
+  call(
+    path: string,
+    init?: { method?: string; body?: unknown; apiKey?: string | null; headers?: Record<string, string> },
+  ): Promise<Response>;
   /** Uploads bytes through the local Supabase Storage route; returns the public URL. */
   upload(path: string, bytes: Buffer, contentType: string): Promise<string>;
   /** Polls the status route until the task is complete or failed. */
@@ -19,8 +22,11 @@ export interface TestStack extends LocalStack {
 }
 
 /** A local stack on a free port with its own data folder, Waits and retry intervals at 0. */
-export async function startTestStack(options: LocalStackOptions & { dataDir?: string } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: LocalStackOptions & { dataDir?: string } = {},
+): Promise<TestStack> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'makeit3d-test-'));
+  const environmentBefore = { ...process.env };
   const stack = await startLocalStack({
     port: 0,
     waitMs: 0,
@@ -45,7 +51,11 @@ export async function startTestStack(options: LocalStackOptions & { dataDir?: st
     async upload(path, bytes, contentType) {
       const response = await fetch(`${stack.url}/storage/v1/object/${bucket}/${path}`, {
         method: 'POST',
-        headers: { authorization: 'Bearer local-service-key', 'content-type': contentType, 'x-upsert': 'true' },
+        headers: {
+          authorization: 'Bearer local-service-key',
+          'content-type': contentType,
+          'x-upsert': 'true',
+        },
         body: new Uint8Array(bytes),
       });
       if (!response.ok) throw new Error(`upload failed: ${response.status} ${await response.text()}`);
@@ -53,7 +63,9 @@ export async function startTestStack(options: LocalStackOptions & { dataDir?: st
     },
     async waitForTask(jobId, apiKey = TEST_KEY) {
       for (let attempt = 0; attempt < 600; attempt++) {
-        const response = await fetch(`${stack.url}/tasks/${jobId}/status`, { headers: { 'x-api-key': apiKey } });
+        const response = await fetch(`${stack.url}/tasks/${jobId}/status`, {
+          headers: { 'x-api-key': apiKey },
+        });
         const body = (await response.json()) as Record<string, unknown>;
         if (body.status === 'complete' || body.status === 'failed') return body;
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -74,6 +86,9 @@ export async function startTestStack(options: LocalStackOptions & { dataDir?: st
     },
     async stop(stopOptions = {}) {
       await stack.close();
+      // The next stack of this test file starts from the environment this one found.
+      for (const key of Object.keys(process.env)) if (!(key in environmentBefore)) delete process.env[key];
+      Object.assign(process.env, environmentBefore);
       if (!stopOptions.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -85,7 +85,12 @@ export async function registerApiKey(request: RegisterRequest): Promise<{ apiKey
 
 export async function storeApiKey(
   apiKey: string,
-  tenant: { tenant_id: string; tenant_type: TenantType; tenant_name: string | null; metadata: Record<string, unknown> },
+  tenant: {
+    tenant_id: string;
+    tenant_type: TenantType;
+    tenant_name: string | null;
+    metadata: Record<string, unknown>;
+  },
 ): Promise<void> {
   await dynamoClient().send(
     new PutItemCommand({

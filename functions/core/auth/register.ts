@@ -13,7 +13,10 @@ const RegisterSchema = z.object({
     .trim()
     .min(1, { error: 'is required' })
     .max(255, { error: 'must be at most 255 characters' }),
-  tenant_name: z.string({ error: 'must be a string' }).max(255, { error: 'must be at most 255 characters' }).optional(),
+  tenant_name: z
+    .string({ error: 'must be a string' })
+    .max(255, { error: 'must be at most 255 characters' })
+    .optional(),
   metadata: z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).optional(),
 });
 
@@ -30,7 +33,7 @@ export async function register(body: unknown) {
     throw new UnauthorizedError('Invalid verification secret. Access denied.', false);
   }
   const parsed = RegisterSchema.safeParse(body);
-  if (!parsed.success) throw validationFailure(issuesFromZod(parsed.error));
+  if (!parsed.success) throw validationFailure(issuesFromZod(parsed.error, body));
   const request = parsed.data;
   if (request.tenant_type === 'shopify' && !SHOPIFY_HOST.test(request.tenant_identifier)) {
     throw new ValidationError('Shopify tenant_identifier must be a valid .myshopify.com domain', [

@@ -71,9 +71,10 @@ export function selectProvider(operation: string, body: Record<string, unknown>)
   const supported = [...providers.keys()];
   const requested = body.provider ?? DEFAULT_PROVIDERS[operation as OperationName];
   if (requested === undefined || requested === null || requested === '') {
-    throw new ValidationError(`provider is required for ${operation}. Supported providers: ${supported.join(', ')}`, [
-      { field: 'provider', message: `is required; one of: ${supported.join(', ')}` },
-    ]);
+    throw new ValidationError(
+      `provider is required for ${operation}. Supported providers: ${supported.join(', ')}`,
+      [{ field: 'provider', message: `is required; one of: ${supported.join(', ')}` }],
+    );
   }
   const name = String(requested);
   const entry = providers.get(name);

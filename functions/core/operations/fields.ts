@@ -12,7 +12,11 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 
 export function intRange(min: number, max: number) {
   const message = `must be an integer between ${min} and ${max}`;
-  return z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message });
+  return z
+    .number({ error: message })
+    .int({ error: message })
+    .min(min, { error: message })
+    .max(max, { error: message });
 }
 
 export function numberRange(min: number, max: number) {
@@ -53,7 +57,9 @@ export function isAllowedAssetUrl(value: string): boolean {
   if (url.username || url.password) return false;
   // Compare on the normalised URL so `..` segments cannot climb out of the storage routes.
   const normalised = url.href;
-  return allowedAssetPrefixes().some((prefix) => normalised.startsWith(prefix) && normalised.length > prefix.length);
+  return allowedAssetPrefixes().some(
+    (prefix) => normalised.startsWith(prefix) && normalised.length > prefix.length,
+  );
 }
 
 /** An input file URL: a Supabase Storage object URL of the configured project (contract §3). */

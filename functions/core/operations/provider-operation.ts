@@ -34,7 +34,11 @@ interface BaseProviderOperation {
 /** One call returns the result (OpenAI, Stability, Recraft, in-BFF image processing). */
 export interface SyncProviderOperation extends BaseProviderOperation {
   readonly mode: 'sync';
-  run(params: Record<string, unknown>, inputs: FetchedInput[], context: ProviderRunContext): Promise<SyncRunResult>;
+  run(
+    params: Record<string, unknown>,
+    inputs: FetchedInput[],
+    context: ProviderRunContext,
+  ): Promise<SyncRunResult>;
 }
 
 export type PollOutcome =

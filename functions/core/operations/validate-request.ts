@@ -9,10 +9,23 @@ export interface ValidatedGeneration {
   params: Record<string, unknown>;
 }
 
-export function issuesFromZod(error: z.ZodError): FieldIssue[] {
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = body;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/** zod issues as `{field, message}`; a field absent from the body is reported as required. */
+export function issuesFromZod(error: z.ZodError, body: unknown): FieldIssue[] {
   return error.issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.map(String).join('.') : 'body',
-    message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message,
+    message:
+      issue.code === 'invalid_type' && issue.path.length > 0 && valueAt(body, issue.path) === undefined
+        ? 'is required'
+        : issue.message,
   }));
 }
 
@@ -29,8 +42,9 @@ export function validateGeneration(operation: string, body: unknown): ValidatedG
   const record = body as Record<string, unknown>;
   const entry = selectProvider(operation, record);
   const parsed = entry.schema.safeParse({ ...record, provider: entry.provider });
-  if (!parsed.success) throw validationFailure(issuesFromZod(parsed.error));
+  if (!parsed.success) throw validationFailure(issuesFromZod(parsed.error, record));
   const clientTaskId = parsed.data.task_id;
-  if (typeof clientTaskId !== 'string') throw validationFailure([{ field: 'task_id', message: 'is required' }]);
+  if (typeof clientTaskId !== 'string')
+    throw validationFailure([{ field: 'task_id', message: 'is required' }]);
   return { entry, clientTaskId, params: parsed.data };
 }

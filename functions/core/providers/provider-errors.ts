@@ -11,19 +11,26 @@ import {
  */
 export function errorForStatus(provider: string, status: number, detail: string): Error {
   const reason = detail ? `: ${truncate(detail)}` : '';
-  if (status === 408) return new ProviderTimeoutError(`${provider} timed out (HTTP 408)${reason}; retrying may help`);
+  if (status === 408)
+    return new ProviderTimeoutError(`${provider} timed out (HTTP 408)${reason}; retrying may help`);
   if (status === 429) {
-    return new ProviderUnavailableError(`${provider} rate limit reached (HTTP 429)${reason}; retrying later may help`);
+    return new ProviderUnavailableError(
+      `${provider} rate limit reached (HTTP 429)${reason}; retrying later may help`,
+    );
   }
   if (status >= 500) {
-    return new ProviderUnavailableError(`${provider} is unavailable (HTTP ${status})${reason}; retrying may help`);
+    return new ProviderUnavailableError(
+      `${provider} is unavailable (HTTP ${status})${reason}; retrying may help`,
+    );
   }
   if (status === 401 || status === 403) {
     return new ProviderRejectedError(
       `${provider} refused the BFF's credentials (HTTP ${status})${reason}; the service's provider key must be fixed, retrying will not help`,
     );
   }
-  return new ProviderRejectedError(`${provider} rejected the request (HTTP ${status})${reason}; retrying will not help`);
+  return new ProviderRejectedError(
+    `${provider} rejected the request (HTTP ${status})${reason}; retrying will not help`,
+  );
 }
 
 export function moderatedError(provider: string, detail: string): ContentModeratedError {
@@ -34,14 +41,19 @@ export function moderatedError(provider: string, detail: string): ContentModerat
 }
 
 export function timeoutError(provider: string, seconds: number): ProviderTimeoutError {
-  return new ProviderTimeoutError(`${provider} timed out after ${seconds} s without an answer; retrying may help`);
+  return new ProviderTimeoutError(
+    `${provider} timed out after ${seconds} s without an answer; retrying may help`,
+  );
 }
 
 export function connectionError(provider: string, cause: unknown): ProviderUnavailableError {
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new ProviderUnavailableError(`Could not reach ${provider} (${truncate(message)}); retrying may help`, {
-    cause,
-  });
+  return new ProviderUnavailableError(
+    `Could not reach ${provider} (${truncate(message)}); retrying may help`,
+    {
+      cause,
+    },
+  );
 }
 
 function truncate(text: string, max = 300): string {

@@ -8,7 +8,13 @@ import { supabaseClient } from './supabase.ts';
  * assets apart, and a retried step overwrites the same object instead of adding another.
  */
 
-export function resultPath(tenantId: string, clientTaskId: string, jobId: string, index: number, extension: string) {
+export function resultPath(
+  tenantId: string,
+  clientTaskId: string,
+  jobId: string,
+  index: number,
+  extension: string,
+) {
   const safe = (segment: string) => encodeURIComponent(segment).replace(/%3A/gi, ':');
   return `${safe(tenantId)}/${safe(clientTaskId)}/${safe(jobId)}/${index}.${extension}`;
 }
@@ -34,7 +40,8 @@ export const assetStorage = {
     const bucket = supabase.storage.from(config.SUPABASE_BUCKET);
     if (config.SUPABASE_BUCKET_PUBLIC) return bucket.getPublicUrl(path).data.publicUrl;
     const { data, error } = await bucket.createSignedUrl(path, config.SUPABASE_SIGNED_URL_TTL_SECONDS);
-    if (error || !data) throw new Error(`Could not sign the result URL: ${error?.message ?? 'no URL returned'}`);
+    if (error || !data)
+      throw new Error(`Could not sign the result URL: ${error?.message ?? 'no URL returned'}`);
     return data.signedUrl;
   },
 };

@@ -1,5 +1,10 @@
 import { getConfig } from '../config.ts';
-import { InputInvalidError, InputNotFoundError, InputTooLargeError, ProviderUnavailableError } from '../errors.ts';
+import {
+  InputInvalidError,
+  InputNotFoundError,
+  InputTooLargeError,
+  ProviderUnavailableError,
+} from '../errors.ts';
 import { isAllowedAssetUrl } from '../operations/fields.ts';
 
 /**
@@ -24,7 +29,9 @@ export async function fetchInput(field: string, url: string): Promise<FetchedInp
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     if (!isAllowedAssetUrl(current)) {
-      throw new InputInvalidError(`${field} must point at this project's Supabase Storage; it redirected elsewhere`);
+      throw new InputInvalidError(
+        `${field} must point at this project's Supabase Storage; it redirected elsewhere`,
+      );
     }
     let response: Response;
     try {
@@ -43,12 +50,16 @@ export async function fetchInput(field: string, url: string): Promise<FetchedInp
     }
     if (response.status === 404 || response.status === 400) {
       await response.body?.cancel();
-      throw new InputNotFoundError(`${field} was not found in storage (${url}); upload it before calling the API`);
+      throw new InputNotFoundError(
+        `${field} was not found in storage (${url}); upload it before calling the API`,
+      );
     }
     if (!response.ok) {
       await response.body?.cancel();
       if (response.status >= 500) {
-        throw new ProviderUnavailableError(`Storage answered HTTP ${response.status} for ${field}; retrying may help`);
+        throw new ProviderUnavailableError(
+          `Storage answered HTTP ${response.status} for ${field}; retrying may help`,
+        );
       }
       throw new InputNotFoundError(`${field} could not be read from storage (HTTP ${response.status})`);
     }
@@ -68,7 +79,9 @@ export async function fetchInput(field: string, url: string): Promise<FetchedInp
 
 async function readLimited(response: Response, limit: number, field: string): Promise<Buffer> {
   const tooLarge = () =>
-    new InputTooLargeError(`${field} is larger than ${Math.round(limit / 1024 / 1024)} MiB, the input size limit`);
+    new InputTooLargeError(
+      `${field} is larger than ${Math.round(limit / 1024 / 1024)} MiB, the input size limit`,
+    );
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) {
     await response.body?.cancel();
@@ -92,7 +105,10 @@ async function readLimited(response: Response, limit: number, field: string): Pr
 }
 
 /** Fetches every input field a provider operation declares, in its order. */
-export async function fetchInputs(params: Record<string, unknown>, fields: readonly string[]): Promise<FetchedInput[]> {
+export async function fetchInputs(
+  params: Record<string, unknown>,
+  fields: readonly string[],
+): Promise<FetchedInput[]> {
   const wanted: { field: string; url: string }[] = [];
   for (const field of fields) {
     const value = params[field];

@@ -65,7 +65,11 @@ export async function upsertRows(table: string, rows: ResultRow[]): Promise<void
 }
 
 /** For writes that must not hold up or fail the caller (pending/processing mirrors). */
-export async function upsertRowsBestEffort(table: string, rows: ResultRow[], timeoutMs = 3000): Promise<void> {
+export async function upsertRowsBestEffort(
+  table: string,
+  rows: ResultRow[],
+  timeoutMs = 3000,
+): Promise<void> {
   try {
     await Promise.race([
       upsertRows(table, rows),

@@ -21,7 +21,9 @@ import {
 const MAX_KEY_LENGTH = 255;
 
 export function requestFingerprint(operation: string, body: unknown): string {
-  return createHash('sha256').update(`${operation}\n${canonicalJson(body)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${operation}\n${canonicalJson(body)}`)
+    .digest('hex');
 }
 
 function canonicalJson(value: unknown): string {
@@ -86,6 +88,8 @@ export const idempotencyStore = {
 
   /** Gives the key back when the request it was claimed for could not start. */
   async release(tenantId: string, key: string): Promise<void> {
-    await dynamoClient().send(new DeleteItemCommand({ TableName: tableName(), Key: recordKey(tenantId, key) }));
+    await dynamoClient().send(
+      new DeleteItemCommand({ TableName: tableName(), Key: recordKey(tenantId, key) }),
+    );
   },
 };

@@ -11,7 +11,10 @@ const MAX_PREFIX = MAX_EXECUTION_NAME - RANDOM_LENGTH - 1;
 
 export function newJobId(clientTaskId: string): string {
   const random = randomBytes(12).toString('base64url');
-  const prefix = clientTaskId.replace(/:/g, '_').replace(/[^A-Za-z0-9._-]/g, '').slice(0, MAX_PREFIX);
+  const prefix = clientTaskId
+    .replace(/:/g, '_')
+    .replace(/[^A-Za-z0-9._-]/g, '')
+    .slice(0, MAX_PREFIX);
   return prefix ? `${prefix}-${random}` : random;
 }
 

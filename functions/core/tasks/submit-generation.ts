@@ -46,7 +46,8 @@ export async function submitGeneration(input: {
   const { tenant, operation, body, log } = input;
   const { entry, clientTaskId, params } = validateGeneration(operation, body);
   const jobId = newJobId(clientTaskId);
-  const idempotencyKey = input.idempotencyKey === undefined ? undefined : validateIdempotencyKey(input.idempotencyKey);
+  const idempotencyKey =
+    input.idempotencyKey === undefined ? undefined : validateIdempotencyKey(input.idempotencyKey);
 
   if (idempotencyKey) {
     const claim = await idempotencyStore.claim(
@@ -86,7 +87,8 @@ export async function submitGeneration(input: {
       'The task could not be started; retrying may help',
       'internal',
     );
-    if (idempotencyKey) await idempotencyStore.release(tenant.tenant_id, idempotencyKey).catch(() => undefined);
+    if (idempotencyKey)
+      await idempotencyStore.release(tenant.tenant_id, idempotencyKey).catch(() => undefined);
     throw new ServiceUnavailableError('The task could not be started; please retry shortly');
   }
   log.info('Task accepted', { job_id: jobId, operation, provider: entry.provider });

@@ -1,7 +1,7 @@
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { assetStorage } from '../storage/asset-storage.ts';
-import type { Task } from './task.ts';
 import { JOB_ID_PATTERN } from './job-id.ts';
+import type { Task } from './task.ts';
 import { taskRepository } from './task-repository.ts';
 
 /** `?service=` is accepted for older clients and changes nothing (contract §4). */
@@ -37,7 +37,10 @@ export async function readTaskStatus(tenantId: string, jobId: string, service: s
 }
 
 async function statusBody(task: Task): Promise<TaskStatusBody> {
-  const urls = task.status === 'complete' ? await Promise.all((task.assets ?? []).map((a) => assetStorage.urlFor(a.path))) : [];
+  const urls =
+    task.status === 'complete'
+      ? await Promise.all((task.assets ?? []).map((a) => assetStorage.urlFor(a.path)))
+      : [];
   const body: TaskStatusBody = {
     task_id: task.job_id,
     status: task.status,

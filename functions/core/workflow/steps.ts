@@ -44,7 +44,8 @@ async function storeFiles(task: TaskRef, files: GeneratedFile[]): Promise<Stored
 /** Synchronous providers: fetch inputs, call, store every result, return paths (never bytes). */
 export async function runProvider(task: TaskRef): Promise<StepResult> {
   const entry = operationEntry(task.operation, task.provider);
-  if (entry.mode !== 'sync') throw new Error(`${task.operation}/${task.provider} is not a synchronous operation`);
+  if (entry.mode !== 'sync')
+    throw new Error(`${task.operation}/${task.provider} is not a synchronous operation`);
   const inputs = await fetchInputs(task.params, entry.inputFields);
   const { files, sent } = await entry.run(task.params, inputs, {});
   return { assets: await storeFiles(task, files), sent };
@@ -67,7 +68,8 @@ const MAX_WAIT_SECONDS = 30;
 /** Asynchronous providers: submit once and record the provider's job id before any polling. */
 export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
   const entry = operationEntry(task.operation, task.provider);
-  if (entry.mode !== 'async') throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
+  if (entry.mode !== 'async')
+    throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
   const inputs = await fetchInputs(task.params, entry.inputFields);
   const submitted = await entry.submit(task.params, inputs, {});
   await taskRepository.setProviderJob(task.tenant_id, task.job_id, submitted.providerJobId);
@@ -84,7 +86,8 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
 /** One poll; the state machine's Wait → Poll → Choice loop repeats it with growing waits. */
 export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<ProviderJob> {
   const entry = operationEntry(task.operation, task.provider);
-  if (entry.mode !== 'async') throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
+  if (entry.mode !== 'async')
+    throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
   const outcome = await entry.poll(job.state, {});
   if (outcome.status === 'done') {
     // Provider result URLs expire in minutes: store the files now.
@@ -99,7 +102,8 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
   if (outcome.progress !== undefined) {
     await taskRepository.updateProgress(task.tenant_id, task.job_id, outcome.progress);
   }
-  const wait = outcome.waitSeconds ?? Math.min(MAX_WAIT_SECONDS, Math.max(FIRST_WAIT_SECONDS, job.wait_seconds * 2));
+  const wait =
+    outcome.waitSeconds ?? Math.min(MAX_WAIT_SECONDS, Math.max(FIRST_WAIT_SECONDS, job.wait_seconds * 2));
   return { ...job, status: 'pending', wait_seconds: Math.max(1, Math.round(wait)) };
 }
 
@@ -155,7 +159,9 @@ export async function recordResultRows(task: TaskRef): Promise<void> {
   const current = await taskRepository.get(task.tenant_id, task.job_id);
   if (!current) return;
   const urls =
-    current.status === 'complete' ? await Promise.all((current.assets ?? []).map((a) => assetStorage.urlFor(a.path))) : [];
+    current.status === 'complete'
+      ? await Promise.all((current.assets ?? []).map((a) => assetStorage.urlFor(a.path)))
+      : [];
   await upsertRows(tableFor(entry.resultKind), rowsForTask(current, urls));
 }
 

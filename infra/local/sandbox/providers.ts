@@ -16,5 +16,11 @@ export interface SandboxedProvider {
 }
 
 export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
-  { name: 'openai', simulator: openaiSimulator, keyEnv: 'OPENAI_API_KEY', baseUrlEnv: 'OPENAI_BASE_URL', apiPath: '/v1' },
+  {
+    name: 'openai',
+    simulator: openaiSimulator,
+    keyEnv: 'OPENAI_API_KEY',
+    baseUrlEnv: 'OPENAI_BASE_URL',
+    apiPath: '/v1',
+  },
 ];

@@ -3,7 +3,11 @@ import type { ImagesResponse } from 'openai/resources/images';
 import { z } from 'zod';
 import { InputInvalidError, ProviderRejectedError } from '../../errors.ts';
 import { assetUrlField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
-import type { GeneratedFile, SyncProviderOperation, SyncRunResult } from '../../operations/provider-operation.ts';
+import type {
+  GeneratedFile,
+  SyncProviderOperation,
+  SyncRunResult,
+} from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
 import { OPENAI_LABEL, openaiClient, translateOpenaiError } from './client.ts';
 
@@ -69,7 +73,11 @@ const TextToImageSchema = z
       checkAllowed(context, 'size', request.size, DALL_E_3_SIZES, DALL_E_3);
       checkAllowed(context, 'quality', request.quality, DALL_E_3_QUALITIES, DALL_E_3);
       if (request.background !== undefined) {
-        issue(context, 'background', `is only supported by the GPT image models (${GPT_IMAGE_MODELS.join(', ')})`);
+        issue(
+          context,
+          'background',
+          `is only supported by the GPT image models (${GPT_IMAGE_MODELS.join(', ')})`,
+        );
       }
     } else if (typeof model === 'string' && (GPT_IMAGE_MODELS as readonly string[]).includes(model)) {
       checkAllowed(context, 'size', request.size, GPT_IMAGE_SIZES, model);
@@ -154,13 +162,23 @@ async function generate(request: TextToImageRequest, signal?: AbortSignal): Prom
   }
 }
 
-const EDIT_INPUT_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
+const EDIT_INPUT_TYPES: Record<string, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/webp': 'webp',
+};
 
-async function edit(request: ImageToImageRequest, input: Buffer, signal?: AbortSignal): Promise<SyncRunResult> {
+async function edit(
+  request: ImageToImageRequest,
+  input: Buffer,
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
   const kind = sniffFileKind(input);
   const extension = kind ? EDIT_INPUT_TYPES[kind.contentType] : undefined;
   if (!kind || !extension) {
-    throw new InputInvalidError('input_image_asset_url must be a PNG, JPEG or WebP image for OpenAI image edits');
+    throw new InputInvalidError(
+      'input_image_asset_url must be a PNG, JPEG or WebP image for OpenAI image edits',
+    );
   }
   const openai = await openaiClient();
   try {
