@@ -11,6 +11,8 @@ export interface PhotoOptions {
   seed?: number;
   /** Peak-to-peak amplitude of the per-pixel noise, in 8-bit levels. */
   noise?: number;
+  /** Peak-to-peak amplitude of the finest texture, in 8-bit levels. */
+  texture?: number;
   /** Make everything outside a centred ellipse transparent, with a soft edge. */
   transparentBackground?: boolean;
 }
@@ -31,8 +33,9 @@ function random(seed: number): () => number {
 /** A photo-like RGBA bitmap. */
 export function makePhotoBitmap(width: number, height: number, options: PhotoOptions = {}): RgbaBitmap {
   const next = random(options.seed ?? 1);
-  const noise = options.noise ?? 24;
-  const data = new Uint8Array(width * height * 4);
+  const noise = options.noise ?? 12;
+  // Clamped, so the layers below saturate at 0 and 255 instead of wrapping around.
+  const data = new Uint8ClampedArray(width * height * 4);
 
   // Smooth colour field: per channel a sum of separable low-frequency waves, precomputed per column
   // and per row so the per-pixel work is additions only.
@@ -47,7 +50,8 @@ export function makePhotoBitmap(width: number, height: number, options: PhotoOpt
       const phaseX = next() * 2 * Math.PI;
       const phaseY = next() * 2 * Math.PI;
       const amplitude = 20 + next() * 25;
-      for (let x = 0; x < width; x++) column[x] = (column[x] ?? 0) + amplitude * Math.sin(frequencyX * x + phaseX);
+      for (let x = 0; x < width; x++)
+        column[x] = (column[x] ?? 0) + amplitude * Math.sin(frequencyX * x + phaseX);
       for (let y = 0; y < height; y++) row[y] = (row[y] ?? 0) + amplitude * Math.cos(frequencyY * y + phaseY);
     }
   }
@@ -91,6 +95,40 @@ export function makePhotoBitmap(width: number, height: number, options: PhotoOpt
         data[index] = (colour[0] ?? 0) * shade;
         data[index + 1] = (colour[1] ?? 0) * shade;
         data[index + 2] = (colour[2] ?? 0) * shade;
+      }
+    }
+  }
+
+  // Texture (foliage, fabric, gravel): value noise at three scales, each a grid of random levels
+  // bilinearly interpolated. This is the mid-frequency detail that dominates a photo's JPEG size.
+  const octaves: Array<[cell: number, amplitude: number]> = [
+    [4, options.texture ?? 28],
+    [16, (options.texture ?? 28) * 0.8],
+    [64, (options.texture ?? 28) * 0.6],
+  ];
+  for (const [cell, amplitude] of octaves) {
+    if (amplitude <= 0) continue;
+    const gridWidth = Math.ceil(width / cell) + 2;
+    const gridHeight = Math.ceil(height / cell) + 2;
+    const grid = new Float32Array(gridWidth * gridHeight);
+    for (let index = 0; index < grid.length; index++) grid[index] = (next() - 0.5) * amplitude;
+    for (let y = 0; y < height; y++) {
+      const gridY = Math.floor(y / cell);
+      const fractionY = (y % cell) / cell;
+      const rowAbove = gridY * gridWidth;
+      const rowBelow = rowAbove + gridWidth;
+      let index = y * width * 4;
+      for (let x = 0; x < width; x++) {
+        const gridX = Math.floor(x / cell);
+        const fractionX = (x % cell) / cell;
+        const above = (grid[rowAbove + gridX] ?? 0) * (1 - fractionX) + (grid[rowAbove + gridX + 1] ?? 0) * fractionX;
+        const below = (grid[rowBelow + gridX] ?? 0) * (1 - fractionX) + (grid[rowBelow + gridX + 1] ?? 0) * fractionX;
+        const offset = above * (1 - fractionY) + below * fractionY;
+        // Mostly luminance, a little chroma, as in real texture.
+        data[index] = (data[index] ?? 0) + offset;
+        data[index + 1] = (data[index + 1] ?? 0) + offset * 0.9;
+        data[index + 2] = (data[index + 2] ?? 0) + offset * 0.8;
+        index += 4;
       }
     }
   }

@@ -18,10 +18,10 @@ import createLibJpegTurboModule, {
   type LibJpegTurboModule,
 } from '@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs';
 import { decode as decodePngWasm, init as initPngWasm } from '@jsquash/png/decode.js';
-import { defaultOptions as webpDefaultOptions } from '@jsquash/webp/meta.js';
 import createWebpDecoderModule from '@jsquash/webp/codec/dec/webp_dec.js';
 import createWebpEncoderModule from '@jsquash/webp/codec/enc/webp_enc.js';
 import createWebpEncoderSimdModule from '@jsquash/webp/codec/enc/webp_enc_simd.js';
+import { defaultOptions as webpDefaultOptions } from '@jsquash/webp/meta.js';
 import { Jimp } from 'jimp';
 import { InputInvalidError, InputTooLargeError } from '../errors.ts';
 import { encodePng } from './png-encoder.ts';
@@ -189,13 +189,18 @@ export function readImageSize(bytes: Uint8Array, format: ImageFormat): ImageSize
     case 'jpeg':
       return jpegSize(bytes);
     case 'png':
-      return bytes.length >= 24 ? { width: readUint32BE(bytes, 16), height: readUint32BE(bytes, 20) } : undefined;
+      return bytes.length >= 24
+        ? { width: readUint32BE(bytes, 16), height: readUint32BE(bytes, 20) }
+        : undefined;
     case 'gif':
-      return bytes.length >= 10 ? { width: readUint16LE(bytes, 6), height: readUint16LE(bytes, 8) } : undefined;
+      return bytes.length >= 10
+        ? { width: readUint16LE(bytes, 6), height: readUint16LE(bytes, 8) }
+        : undefined;
     case 'webp':
       return webpSize(bytes);
     case 'bmp': {
-      if (readUint32LE(bytes, 14) === 12) return { width: readUint16LE(bytes, 18), height: readUint16LE(bytes, 20) };
+      if (readUint32LE(bytes, 14) === 12)
+        return { width: readUint16LE(bytes, 18), height: readUint16LE(bytes, 20) };
       // Height is signed: negative means the rows are stored top-down.
       const height = readUint32LE(bytes, 22) | 0;
       return { width: readUint32LE(bytes, 18) | 0, height: Math.abs(height) };
@@ -296,7 +301,12 @@ interface WebpDecoderModule {
 }
 
 interface WebpEncoderModule {
-  encode(data: Uint8Array | Uint8ClampedArray, width: number, height: number, options: typeof webpDefaultOptions): Uint8Array | null;
+  encode(
+    data: Uint8Array | Uint8ClampedArray,
+    width: number,
+    height: number,
+    options: typeof webpDefaultOptions,
+  ): Uint8Array | null;
 }
 
 type EmscriptenFactory<T> = (options: EmscriptenOptions) => Promise<T>;
@@ -313,7 +323,10 @@ function ensurePng(): Promise<unknown> {
 
 const webpDecoder = new LazyCodec<WebpDecoderModule>(() => {
   const factory: EmscriptenFactory<WebpDecoderModule> = createWebpDecoderModule;
-  return factory({ noInitialRun: true, instantiateWasm: instantiateWith(loadWasmModule(WASM_ASSETS.webpDecoder)) });
+  return factory({
+    noInitialRun: true,
+    instantiateWasm: instantiateWith(loadWasmModule(WASM_ASSETS.webpDecoder)),
+  });
 });
 
 const webpEncoder = new LazyCodec<WebpEncoderModule>(async () => {
@@ -377,7 +390,9 @@ async function decodeJpeg(bytes: Uint8Array): Promise<{ data: Uint8Array; width:
   });
 }
 
-async function decodeWithJimp(bytes: Uint8Array): Promise<{ data: Uint8Array; width: number; height: number }> {
+async function decodeWithJimp(
+  bytes: Uint8Array,
+): Promise<{ data: Uint8Array; width: number; height: number }> {
   const image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const { data, width, height } = image.bitmap;
   return { data: asUint8(data), width, height };
@@ -442,7 +457,9 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   }
   // A container can lie about its size (GIF frames, TIFF pages): check what was actually decoded too.
   if (pixels.width * pixels.height > maxPixels) {
-    throw new InputTooLargeError(`The image is ${megapixels(pixels)} MP; at most ${maxPixels / 1e6} MP is accepted`);
+    throw new InputTooLargeError(
+      `The image is ${megapixels(pixels)} MP; at most ${maxPixels / 1e6} MP is accepted`,
+    );
   }
   if (pixels.width <= 0 || pixels.height <= 0 || pixels.data.length < pixels.width * pixels.height * 4) {
     throw new InputInvalidError(`The ${format.toUpperCase()} image decoded to no pixels`);
@@ -473,7 +490,13 @@ async function encodeJpeg(bitmap: RgbaBitmap, quality: number): Promise<Buffer> 
   return jpegCodec.use((codec) => {
     const encoder = new codec.JPEGEncoder();
     try {
-      const rgb = encoder.getDecodedBuffer({ width, height, bitsPerSample: 8, componentCount: 3, isSigned: false });
+      const rgb = encoder.getDecodedBuffer({
+        width,
+        height,
+        bitsPerSample: 8,
+        componentCount: 3,
+        isSigned: false,
+      });
       // JPEG has no alpha: translucent pixels are flattened onto white, the colour square padding uses.
       for (let input = 0, out = 0; out < rgb.length; input += 4, out += 3) {
         const alpha = rgba[input + 3] ?? 255;
@@ -507,7 +530,9 @@ export async function encodeImage(
   options: EncodeOptions = {},
 ): Promise<Buffer> {
   if (bitmap.data.length < bitmap.width * bitmap.height * 4 || bitmap.width <= 0 || bitmap.height <= 0) {
-    throw new RangeError(`The bitmap holds ${bitmap.data.length} bytes, not ${bitmap.width}x${bitmap.height} RGBA`);
+    throw new RangeError(
+      `The bitmap holds ${bitmap.data.length} bytes, not ${bitmap.width}x${bitmap.height} RGBA`,
+    );
   }
   switch (format) {
     case 'jpeg':
@@ -517,7 +542,10 @@ export async function encodeImage(
     case 'webp': {
       const quality = clampQuality(options.quality ?? DEFAULT_WEBP_QUALITY);
       return webpEncoder.use((codec) => {
-        const encoded = codec.encode(bitmap.data, bitmap.width, bitmap.height, { ...webpDefaultOptions, quality });
+        const encoded = codec.encode(bitmap.data, bitmap.width, bitmap.height, {
+          ...webpDefaultOptions,
+          quality,
+        });
         if (!encoded) throw new Error('libwebp could not encode the image');
         return Buffer.from(encoded);
       });

@@ -7,8 +7,9 @@
  * and the downscale would then shrink PNGs further than necessary to fit the size limit. This one
  * writes RGB when no pixel is translucent, like Pillow.
  */
-import { crc32, deflate } from 'node:zlib';
+
 import { promisify } from 'node:util';
+import { crc32, deflate } from 'node:zlib';
 import type { RgbaBitmap } from './codecs.ts';
 
 const deflateAsync = promisify(deflate);
@@ -88,7 +89,10 @@ function filterRows(pixels: Uint8Array, rowLength: number, rows: number, bytesPe
 }
 
 /** Encodes RGBA pixels as an 8-bit PNG, RGB when every pixel is opaque. */
-export async function encodePng(bitmap: RgbaBitmap, options: { compressionLevel?: number } = {}): Promise<Buffer> {
+export async function encodePng(
+  bitmap: RgbaBitmap,
+  options: { compressionLevel?: number } = {},
+): Promise<Buffer> {
   const { width, height } = bitmap;
   const rgba =
     bitmap.data instanceof Uint8Array

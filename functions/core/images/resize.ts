@@ -162,62 +162,97 @@ function clampByte(value: number): number {
   return value < 0 ? 0 : value > 255 ? 255 : value;
 }
 
-function resampleHorizontal(source: Bitmap, outWidth: number): Bitmap {
-  const { width, height, data: input } = source;
-  const taps = triangleTaps(width, outWidth);
-  const output = new Uint8Array(outWidth * height * 4);
-  for (let y = 0; y < height; y++) {
-    const rowStart = y * width * 4;
-    let outputIndex = y * outWidth * 4;
-    for (let outX = 0; outX < outWidth; outX++) {
-      const tapCount = taps.count[outX] ?? 0;
-      const weightStart = outX * taps.maxTaps;
-      let inputIndex = rowStart + (taps.start[outX] ?? 0) * 4;
+/**
+ * Resamples `source` to `width`×`height` but computes only the output rows listed (ascending),
+ * stacked in that order: the downscale's size estimates need one band in eight, and this makes them
+ * cost about that fraction of a full resize. Horizontal pass first, over only the input rows the
+ * requested output rows draw on.
+ */
+function resampleRows(source: Bitmap, width: number, height: number, outputRows: ArrayLike<number>): Bitmap {
+  const input = source.data;
+  const sameWidth = source.width === width;
+  const sameHeight = source.height === height;
+  const horizontalTaps = sameWidth ? undefined : triangleTaps(source.width, width);
+  const verticalTaps = sameHeight ? undefined : triangleTaps(source.height, height);
+
+  // Which input rows are needed, and where each lands in the horizontally resampled buffer.
+  const slot = new Int32Array(source.height).fill(-1);
+  let slots = 0;
+  for (let index = 0; index < outputRows.length; index++) {
+    const outY = outputRows[index] ?? 0;
+    const first = verticalTaps ? (verticalTaps.start[outY] ?? 0) : outY;
+    const count = verticalTaps ? (verticalTaps.count[outY] ?? 0) : 1;
+    for (let y = first; y < first + count; y++) {
+      if (slot[y] === -1) slot[y] = slots++;
+    }
+  }
+
+  const rowLength = width * 4;
+  const horizontal = new Uint8Array(slots * rowLength);
+  for (let y = 0; y < source.height; y++) {
+    const target = slot[y] ?? -1;
+    if (target === -1) continue;
+    const rowStart = y * source.width * 4;
+    let outputIndex = target * rowLength;
+    if (!horizontalTaps) {
+      horizontal.set(input.subarray(rowStart, rowStart + rowLength), outputIndex);
+      continue;
+    }
+    for (let outX = 0; outX < width; outX++) {
+      const tapCount = horizontalTaps.count[outX] ?? 0;
+      const weightStart = outX * horizontalTaps.maxTaps;
+      let inputIndex = rowStart + (horizontalTaps.start[outX] ?? 0) * 4;
       let red = ROUNDING;
       let green = ROUNDING;
       let blue = ROUNDING;
       let alpha = ROUNDING;
       for (let tap = 0; tap < tapCount; tap++) {
-        const weight = taps.weights[weightStart + tap] ?? 0;
+        const weight = horizontalTaps.weights[weightStart + tap] ?? 0;
         red += (input[inputIndex] ?? 0) * weight;
         green += (input[inputIndex + 1] ?? 0) * weight;
         blue += (input[inputIndex + 2] ?? 0) * weight;
         alpha += (input[inputIndex + 3] ?? 0) * weight;
         inputIndex += 4;
       }
-      output[outputIndex++] = clampByte(red >> WEIGHT_BITS);
-      output[outputIndex++] = clampByte(green >> WEIGHT_BITS);
-      output[outputIndex++] = clampByte(blue >> WEIGHT_BITS);
-      output[outputIndex++] = clampByte(alpha >> WEIGHT_BITS);
+      horizontal[outputIndex++] = clampByte(red >> WEIGHT_BITS);
+      horizontal[outputIndex++] = clampByte(green >> WEIGHT_BITS);
+      horizontal[outputIndex++] = clampByte(blue >> WEIGHT_BITS);
+      horizontal[outputIndex++] = clampByte(alpha >> WEIGHT_BITS);
     }
   }
-  return { data: output, width: outWidth, height };
-}
 
-function resampleVertical(source: Bitmap, outHeight: number): Bitmap {
-  const { width, height, data: input } = source;
-  const taps = triangleTaps(height, outHeight);
-  const rowLength = width * 4;
-  const output = new Uint8Array(rowLength * outHeight);
+  const output = new Uint8Array(outputRows.length * rowLength);
   const sums = new Int32Array(rowLength);
-  for (let outY = 0; outY < outHeight; outY++) {
+  for (let index = 0; index < outputRows.length; index++) {
+    const outY = outputRows[index] ?? 0;
+    const outStart = index * rowLength;
+    if (!verticalTaps) {
+      const from = (slot[outY] ?? 0) * rowLength;
+      output.set(horizontal.subarray(from, from + rowLength), outStart);
+      continue;
+    }
     sums.fill(ROUNDING);
-    const tapCount = taps.count[outY] ?? 0;
-    const firstRow = taps.start[outY] ?? 0;
+    const tapCount = verticalTaps.count[outY] ?? 0;
+    const firstRow = verticalTaps.start[outY] ?? 0;
     // Whole rows at a time: sequential memory access is what makes this pass fast.
     for (let tap = 0; tap < tapCount; tap++) {
-      const weight = taps.weights[outY * taps.maxTaps + tap] ?? 0;
-      const rowStart = (firstRow + tap) * rowLength;
-      for (let index = 0; index < rowLength; index++) {
-        sums[index] = (sums[index] ?? 0) + (input[rowStart + index] ?? 0) * weight;
+      const weight = verticalTaps.weights[outY * verticalTaps.maxTaps + tap] ?? 0;
+      const rowStart = (slot[firstRow + tap] ?? 0) * rowLength;
+      for (let offset = 0; offset < rowLength; offset++) {
+        sums[offset] = (sums[offset] ?? 0) + (horizontal[rowStart + offset] ?? 0) * weight;
       }
     }
-    const outStart = outY * rowLength;
-    for (let index = 0; index < rowLength; index++) {
-      output[outStart + index] = clampByte((sums[index] ?? 0) >> WEIGHT_BITS);
+    for (let offset = 0; offset < rowLength; offset++) {
+      output[outStart + offset] = clampByte((sums[offset] ?? 0) >> WEIGHT_BITS);
     }
   }
-  return { data: output, width, height: outHeight };
+  return { data: output, width, height: outputRows.length };
+}
+
+function allRows(height: number): Int32Array {
+  const rows = new Int32Array(height);
+  for (let row = 0; row < height; row++) rows[row] = row;
+  return rows;
 }
 
 /**
@@ -230,16 +265,22 @@ export class Downsampler {
 
   constructor(private readonly source: Bitmap) {}
 
+  private reducedFor(width: number, height: number): Bitmap {
+    const factor = Math.floor(Math.min(this.source.width / width, this.source.height / height));
+    if (factor < 2) return this.source;
+    const reduced = this.reductions.get(factor) ?? boxReduce(this.source, factor);
+    this.reductions.set(factor, reduced);
+    return reduced;
+  }
+
+  /** The whole image at width×height (may be the source itself when the size is unchanged). */
   resize(width: number, height: number): Bitmap {
-    const { source } = this;
-    if (width === source.width && height === source.height) return source;
-    const factor = Math.floor(Math.min(source.width / width, source.height / height));
-    let reduced = source;
-    if (factor >= 2) {
-      reduced = this.reductions.get(factor) ?? boxReduce(source, factor);
-      this.reductions.set(factor, reduced);
-    }
-    const horizontal = reduced.width === width ? reduced : resampleHorizontal(reduced, width);
-    return horizontal.height === height ? horizontal : resampleVertical(horizontal, height);
+    if (width === this.source.width && height === this.source.height) return this.source;
+    return resampleRows(this.reducedFor(width, height), width, height, allRows(height));
+  }
+
+  /** Only the listed rows (ascending) of the image at width×height, stacked. */
+  resizeRows(width: number, height: number, rows: ArrayLike<number>): Bitmap {
+    return resampleRows(this.reducedFor(width, height), width, height, rows);
   }
 }
