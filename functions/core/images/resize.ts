@@ -162,91 +162,92 @@ function clampByte(value: number): number {
   return value < 0 ? 0 : value > 255 ? 255 : value;
 }
 
+/** A Uint32 view of RGBA bytes (copying only if they are not 4-byte aligned). */
+function pixelsOf(data: Uint8Array): Uint32Array {
+  if (data.byteOffset % 4 === 0) return new Uint32Array(data.buffer, data.byteOffset, data.byteLength >> 2);
+  return new Uint32Array(data.slice().buffer);
+}
+
 /**
  * Resamples `source` to `width`×`height` but computes only the output rows listed (ascending),
- * stacked in that order: the downscale's size estimates need one band in eight, and this makes them
- * cost about that fraction of a full resize. Horizontal pass first, over only the input rows the
- * requested output rows draw on.
+ * stacked in that order: the downscale's size estimates need a sample of rows, and this makes them
+ * cost that fraction of a full resize.
+ *
+ * Vertical pass first, over whole rows (sequential memory access, which is what makes JS fast
+ * here), then the horizontal pass on the few rows that are left, reading each pixel as one 32-bit
+ * word. The four channels are filtered alike, so byte order does not matter.
  */
 function resampleRows(source: Bitmap, width: number, height: number, outputRows: ArrayLike<number>): Bitmap {
   const input = source.data;
-  const sameWidth = source.width === width;
-  const sameHeight = source.height === height;
-  const horizontalTaps = sameWidth ? undefined : triangleTaps(source.width, width);
-  const verticalTaps = sameHeight ? undefined : triangleTaps(source.height, height);
+  const sourceRowBytes = source.width * 4;
+  const rowCount = outputRows.length;
 
-  // Which input rows are needed, and where each lands in the horizontally resampled buffer.
-  const slot = new Int32Array(source.height).fill(-1);
-  let slots = 0;
-  for (let index = 0; index < outputRows.length; index++) {
-    const outY = outputRows[index] ?? 0;
-    const first = verticalTaps ? (verticalTaps.start[outY] ?? 0) : outY;
-    const count = verticalTaps ? (verticalTaps.count[outY] ?? 0) : 1;
-    for (let y = first; y < first + count; y++) {
-      if (slot[y] === -1) slot[y] = slots++;
+  // Vertical: one source-width row per requested output row.
+  let vertical: Uint8Array;
+  if (source.height === height) {
+    vertical = new Uint8Array(rowCount * sourceRowBytes);
+    for (let index = 0; index < rowCount; index++) {
+      const from = (outputRows[index] ?? 0) * sourceRowBytes;
+      vertical.set(input.subarray(from, from + sourceRowBytes), index * sourceRowBytes);
     }
-  }
-
-  const rowLength = width * 4;
-  const horizontal = new Uint8Array(slots * rowLength);
-  for (let y = 0; y < source.height; y++) {
-    const target = slot[y] ?? -1;
-    if (target === -1) continue;
-    const rowStart = y * source.width * 4;
-    let outputIndex = target * rowLength;
-    if (!horizontalTaps) {
-      horizontal.set(input.subarray(rowStart, rowStart + rowLength), outputIndex);
-      continue;
-    }
-    for (let outX = 0; outX < width; outX++) {
-      const tapCount = horizontalTaps.count[outX] ?? 0;
-      const weightStart = outX * horizontalTaps.maxTaps;
-      let inputIndex = rowStart + (horizontalTaps.start[outX] ?? 0) * 4;
-      let red = ROUNDING;
-      let green = ROUNDING;
-      let blue = ROUNDING;
-      let alpha = ROUNDING;
+  } else {
+    const taps = triangleTaps(source.height, height);
+    const { start, count, weights, maxTaps } = taps;
+    vertical = new Uint8Array(rowCount * sourceRowBytes);
+    const sums = new Int32Array(sourceRowBytes);
+    for (let index = 0; index < rowCount; index++) {
+      const outY = outputRows[index] ?? 0;
+      sums.fill(ROUNDING);
+      const firstRow = start[outY] ?? 0;
+      const tapCount = count[outY] ?? 0;
       for (let tap = 0; tap < tapCount; tap++) {
-        const weight = horizontalTaps.weights[weightStart + tap] ?? 0;
-        red += (input[inputIndex] ?? 0) * weight;
-        green += (input[inputIndex + 1] ?? 0) * weight;
-        blue += (input[inputIndex + 2] ?? 0) * weight;
-        alpha += (input[inputIndex + 3] ?? 0) * weight;
-        inputIndex += 4;
+        const weight = weights[outY * maxTaps + tap] ?? 0;
+        const rowStart = (firstRow + tap) * sourceRowBytes;
+        for (let offset = 0; offset < sourceRowBytes; offset++) {
+          sums[offset] = (sums[offset] ?? 0) + (input[rowStart + offset] ?? 0) * weight;
+        }
       }
-      horizontal[outputIndex++] = clampByte(red >> WEIGHT_BITS);
-      horizontal[outputIndex++] = clampByte(green >> WEIGHT_BITS);
-      horizontal[outputIndex++] = clampByte(blue >> WEIGHT_BITS);
-      horizontal[outputIndex++] = clampByte(alpha >> WEIGHT_BITS);
+      const outStart = index * sourceRowBytes;
+      for (let offset = 0; offset < sourceRowBytes; offset++) {
+        vertical[outStart + offset] = clampByte((sums[offset] ?? 0) >> WEIGHT_BITS);
+      }
     }
   }
+  if (source.width === width) return { data: vertical, width, height: rowCount };
 
-  const output = new Uint8Array(outputRows.length * rowLength);
-  const sums = new Int32Array(rowLength);
-  for (let index = 0; index < outputRows.length; index++) {
-    const outY = outputRows[index] ?? 0;
-    const outStart = index * rowLength;
-    if (!verticalTaps) {
-      const from = (slot[outY] ?? 0) * rowLength;
-      output.set(horizontal.subarray(from, from + rowLength), outStart);
-      continue;
-    }
-    sums.fill(ROUNDING);
-    const tapCount = verticalTaps.count[outY] ?? 0;
-    const firstRow = verticalTaps.start[outY] ?? 0;
-    // Whole rows at a time: sequential memory access is what makes this pass fast.
-    for (let tap = 0; tap < tapCount; tap++) {
-      const weight = verticalTaps.weights[outY * verticalTaps.maxTaps + tap] ?? 0;
-      const rowStart = (slot[firstRow + tap] ?? 0) * rowLength;
-      for (let offset = 0; offset < rowLength; offset++) {
-        sums[offset] = (sums[offset] ?? 0) + (horizontal[rowStart + offset] ?? 0) * weight;
+  // Horizontal.
+  const { start, count, weights, maxTaps } = triangleTaps(source.width, width);
+  const inputPixels = pixelsOf(vertical);
+  const output = new Uint8Array(rowCount * width * 4);
+  const outputPixels = new Uint32Array(output.buffer);
+  for (let row = 0; row < rowCount; row++) {
+    const rowStart = row * source.width;
+    let outputIndex = row * width;
+    for (let outX = 0; outX < width; outX++) {
+      const tapCount = count[outX] ?? 0;
+      const weightStart = outX * maxTaps;
+      let inputIndex = rowStart + (start[outX] ?? 0);
+      let channel0 = ROUNDING;
+      let channel1 = ROUNDING;
+      let channel2 = ROUNDING;
+      let channel3 = ROUNDING;
+      for (let tap = 0; tap < tapCount; tap++) {
+        const weight = weights[weightStart + tap] ?? 0;
+        const pixel = inputPixels[inputIndex++] ?? 0;
+        channel0 += (pixel & 0xff) * weight;
+        channel1 += ((pixel >>> 8) & 0xff) * weight;
+        channel2 += ((pixel >>> 16) & 0xff) * weight;
+        channel3 += (pixel >>> 24) * weight;
       }
-    }
-    for (let offset = 0; offset < rowLength; offset++) {
-      output[outStart + offset] = clampByte((sums[offset] ?? 0) >> WEIGHT_BITS);
+      outputPixels[outputIndex++] =
+        (clampByte(channel0 >> WEIGHT_BITS) |
+          (clampByte(channel1 >> WEIGHT_BITS) << 8) |
+          (clampByte(channel2 >> WEIGHT_BITS) << 16) |
+          (clampByte(channel3 >> WEIGHT_BITS) << 24)) >>>
+        0;
     }
   }
-  return { data: output, width, height: outputRows.length };
+  return { data: output, width, height: rowCount };
 }
 
 function allRows(height: number): Int32Array {

@@ -1,5 +1,8 @@
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { fluxOperations } from '../providers/flux/operations.ts';
 import { openaiOperations } from '../providers/openai/operations.ts';
+import { recraftOperations } from '../providers/recraft/operations.ts';
+import { stabilityOperations } from '../providers/stability/operations.ts';
 import type { ProviderOperation } from './provider-operation.ts';
 
 /**
@@ -24,7 +27,12 @@ export const ALL_OPERATIONS = [
 ] as const;
 export type OperationName = (typeof ALL_OPERATIONS)[number];
 
-const PROVIDER_OPERATIONS: Partial<Record<OperationName, ProviderOperation>>[] = [openaiOperations];
+const PROVIDER_OPERATIONS: Partial<Record<string, ProviderOperation>>[] = [
+  openaiOperations,
+  stabilityOperations,
+  recraftOperations,
+  fluxOperations,
+];
 
 /** Operations whose `provider` may be omitted (contract §3). */
 const DEFAULT_PROVIDERS: Partial<Record<OperationName, string>> = {

@@ -1,5 +1,8 @@
+import { fluxSimulator } from './flux.ts';
 import { openaiSimulator } from './openai.ts';
+import { recraftSimulator } from './recraft.ts';
 import type { SandboxSimulator } from './sandbox.ts';
+import { stabilitySimulator } from './stability.ts';
 
 /**
  * Providers the local stack can stand in for. When `keyEnv` is unset, the provider runs in
@@ -16,11 +19,14 @@ export interface SandboxedProvider {
 }
 
 export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
+  { name: 'openai', simulator: openaiSimulator, keyEnv: 'OPENAI_API_KEY', baseUrlEnv: 'OPENAI_BASE_URL', apiPath: '/v1' },
   {
-    name: 'openai',
-    simulator: openaiSimulator,
-    keyEnv: 'OPENAI_API_KEY',
-    baseUrlEnv: 'OPENAI_BASE_URL',
-    apiPath: '/v1',
+    name: 'stability',
+    simulator: stabilitySimulator,
+    keyEnv: 'STABILITY_API_KEY',
+    baseUrlEnv: 'STABILITY_BASE_URL',
+    apiPath: '',
   },
+  { name: 'recraft', simulator: recraftSimulator, keyEnv: 'RECRAFT_API_KEY', baseUrlEnv: 'RECRAFT_BASE_URL', apiPath: '' },
+  { name: 'flux', simulator: fluxSimulator, keyEnv: 'BFL_API_KEY', baseUrlEnv: 'BFL_BASE_URL', apiPath: '' },
 ];
