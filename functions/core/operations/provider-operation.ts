@@ -51,6 +51,8 @@ export type PollOutcome =
  */
 export interface AsyncProviderOperation extends BaseProviderOperation {
   readonly mode: 'async';
+  /** How long the job may take before the task fails as timed out (default 30 minutes). */
+  readonly deadlineSeconds?: number;
   submit(
     params: Record<string, unknown>,
     inputs: FetchedInput[],

@@ -78,7 +78,7 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
     provider_job_id: submitted.providerJobId,
     state: submitted.state,
     wait_seconds: FIRST_WAIT_SECONDS,
-    deadline: new Date(Date.now() + ASYNC_JOB_DEADLINE_SECONDS * 1000).toISOString(),
+    deadline: new Date(Date.now() + (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000).toISOString(),
     sent: submitted.sent,
   };
 }
@@ -95,8 +95,9 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
     return { ...job, status: 'done', result: { assets, sent: { ...job.sent, ...outcome.sent } } };
   }
   if (Date.now() > Date.parse(job.deadline)) {
+    const minutes = Math.round((entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) / 60);
     throw new JobDeadlineExceededError(
-      `${task.provider} did not finish within ${ASYNC_JOB_DEADLINE_SECONDS / 60} minutes (timed out); retrying may help`,
+      `${task.provider} did not finish within ${minutes} minutes (timed out); retrying may help`,
     );
   }
   if (outcome.progress !== undefined) {
