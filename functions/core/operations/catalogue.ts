@@ -3,6 +3,7 @@ import { fluxOperations } from '../providers/flux/operations.ts';
 import { openaiOperations } from '../providers/openai/operations.ts';
 import { recraftOperations } from '../providers/recraft/operations.ts';
 import { stabilityOperations } from '../providers/stability/operations.ts';
+import { downscaleOperation } from './downscale.ts';
 import type { ProviderOperation } from './provider-operation.ts';
 
 /**
@@ -32,13 +33,16 @@ const PROVIDER_OPERATIONS: Partial<Record<string, ProviderOperation>>[] = [
   stabilityOperations,
   recraftOperations,
   fluxOperations,
+  { downscale: downscaleOperation },
 ];
+
+/** Operations that take no provider: the body's `provider` is ignored (contract §3). */
+const PROVIDERLESS: Partial<Record<OperationName, string>> = { downscale: 'bff' };
 
 /** Operations whose `provider` may be omitted (contract §3). */
 const DEFAULT_PROVIDERS: Partial<Record<OperationName, string>> = {
   'search-and-recolor': 'stability',
   'sketch-to-image': 'stability',
-  downscale: 'bff',
 };
 
 const catalogue = new Map<string, Map<string, ProviderOperation>>();
@@ -77,7 +81,8 @@ export function findOperation(operation: string | undefined): Map<string, Provid
 export function selectProvider(operation: string, body: Record<string, unknown>): ProviderOperation {
   const providers = findOperation(operation);
   const supported = [...providers.keys()];
-  const requested = body.provider ?? DEFAULT_PROVIDERS[operation as OperationName];
+  const requested =
+    PROVIDERLESS[operation as OperationName] ?? body.provider ?? DEFAULT_PROVIDERS[operation as OperationName];
   if (requested === undefined || requested === null || requested === '') {
     throw new ValidationError(
       `provider is required for ${operation}. Supported providers: ${supported.join(', ')}`,

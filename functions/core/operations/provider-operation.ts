@@ -17,6 +17,8 @@ export interface SyncRunResult {
   files: GeneratedFile[];
   /** What was actually sent to the provider beyond the request (translations, defaults), for `metadata`. */
   sent: Record<string, unknown>;
+  /** Facts about the result (e.g. downscale's sizes and quality), for `metadata`. */
+  facts?: Record<string, unknown>;
 }
 
 interface BaseProviderOperation {
@@ -34,6 +36,8 @@ interface BaseProviderOperation {
 /** One call returns the result (OpenAI, Stability, Recraft, in-BFF image processing). */
 export interface SyncProviderOperation extends BaseProviderOperation {
   readonly mode: 'sync';
+  /** 'image-processing': runs in the image Lambda (more memory, no provider) instead of RunProvider. */
+  readonly runsOn?: 'provider' | 'image-processing';
   run(
     params: Record<string, unknown>,
     inputs: FetchedInput[],

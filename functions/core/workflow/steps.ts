@@ -17,18 +17,22 @@ import { taskRepository } from '../tasks/task-repository.ts';
 export const ResultSchema = z.object({
   assets: z.array(StoredAssetSchema).min(1),
   sent: z.record(z.string(), z.unknown()).default({}),
+  facts: z.record(z.string(), z.unknown()).optional(),
 });
 export type StepResult = z.infer<typeof ResultSchema>;
 
 /** How long an asynchronous provider job may take before the task fails as timed out. */
 export const ASYNC_JOB_DEADLINE_SECONDS = 30 * 60;
 
-export async function markProcessing(task: TaskRef): Promise<{ mode: 'sync' | 'async' }> {
+/** Which branch of the state machine runs the task. */
+export type ExecutionMode = 'sync' | 'async' | 'image-processing';
+
+export async function markProcessing(task: TaskRef): Promise<{ mode: ExecutionMode }> {
   const entry = operationEntry(task.operation, task.provider);
   await taskRepository.markProcessing(task.tenant_id, task.job_id);
   const current = await taskRepository.get(task.tenant_id, task.job_id);
   if (current) await upsertRowsBestEffort(tableFor(entry.resultKind), rowsForTask(current, []));
-  return { mode: entry.mode };
+  return { mode: entry.mode === 'sync' && entry.runsOn === 'image-processing' ? 'image-processing' : entry.mode };
 }
 
 async function storeFiles(task: TaskRef, files: GeneratedFile[]): Promise<StoredAsset[]> {
@@ -47,8 +51,8 @@ export async function runProvider(task: TaskRef): Promise<StepResult> {
   if (entry.mode !== 'sync')
     throw new Error(`${task.operation}/${task.provider} is not a synchronous operation`);
   const inputs = await fetchInputs(task.params, entry.inputFields);
-  const { files, sent } = await entry.run(task.params, inputs, {});
-  return { assets: await storeFiles(task, files), sent };
+  const { files, sent, facts } = await entry.run(task.params, inputs, {});
+  return { assets: await storeFiles(task, files), sent, ...(facts ? { facts } : {}) };
 }
 
 export const ProviderJobSchema = z.object({
@@ -114,7 +118,7 @@ export async function completeTask(task: TaskRef, result: StepResult): Promise<v
     task.tenant_id,
     task.job_id,
     result.assets,
-    { sent: result.sent },
+    { sent: result.sent, ...(result.facts ? { facts: result.facts } : {}) },
     entry.reportsProgress,
   );
 }
