@@ -5,6 +5,7 @@
 export const WORKFLOW_FUNCTIONS = {
   MarkTaskProcessingFunctionArn: 'mark-task-processing',
   RunProviderFunctionArn: 'run-provider',
+  ProcessImageFunctionArn: 'process-image',
   SubmitProviderJobFunctionArn: 'submit-provider-job',
   PollProviderJobFunctionArn: 'poll-provider-job',
   CompleteTaskFunctionArn: 'complete-task',

@@ -69,6 +69,8 @@ export interface ExecutionRecord {
   stopDate?: Date;
   error?: string;
   cause?: string;
+  /** Names of the states entered, in order (the execution's event history, abridged). */
+  states: string[];
   done: Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export class LocalExecutionRunner {
       input,
       status: 'RUNNING',
       startDate: new Date(),
+      states: [],
       done: Promise.resolve(),
     };
     const execution = this.machine.run(JSON.parse(input), {
@@ -130,12 +133,19 @@ export class LocalExecutionRunner {
       },
       context: { Execution: { Id: record.arn, Name: name, StartTime: record.startDate.toISOString() } },
     });
+    const history = (async () => {
+      for await (const event of execution.eventLogs) {
+        if (event.type === 'StateEntered') record.states.push(event.state.name);
+      }
+    })().catch(() => undefined);
     record.done = execution.result.then(
-      () => {
+      async () => {
+        await history;
         record.status = 'SUCCEEDED';
         record.stopDate = new Date();
       },
       async (error: unknown) => {
+        await history;
         record.status = 'FAILED';
         record.stopDate = new Date();
         const cause = (error as { cause?: { name?: string; message?: string } }).cause;

@@ -23,6 +23,7 @@ import { handler as completeTask } from '../../functions/workflow/complete-task.
 import { handler as failTask } from '../../functions/workflow/fail-task.ts';
 import { handler as markTaskProcessing } from '../../functions/workflow/mark-task-processing.ts';
 import { handler as pollProviderJob } from '../../functions/workflow/poll-provider-job.ts';
+import { handler as processImage } from '../../functions/workflow/process-image.ts';
 import { handler as reconcileExecution } from '../../functions/workflow/reconcile-execution.ts';
 import { handler as recordResultRows } from '../../functions/workflow/record-result-rows.ts';
 import { handler as runProvider } from '../../functions/workflow/run-provider.ts';
@@ -218,6 +219,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     handlers: {
       'mark-task-processing': markTaskProcessing,
       'run-provider': runProvider,
+      'process-image': processImage,
       'submit-provider-job': submitProviderJob,
       'poll-provider-job': pollProviderJob,
       'complete-task': completeTask,

@@ -10,7 +10,11 @@ let photoUrl: string;
 
 beforeAll(async () => {
   stack = await startTestStack();
-  photoUrl = await stack.upload('uploads/downscale/photo.jpg', await makePhotoFile('jpeg', 1600, 1200), 'image/jpeg');
+  photoUrl = await stack.upload(
+    'uploads/downscale/photo.jpg',
+    await makePhotoFile('jpeg', 1600, 1200),
+    'image/jpeg',
+  );
 });
 
 afterAll(async () => {
@@ -74,7 +78,13 @@ describe('downscale', () => {
 
   it('validates max_size_mb and the modes before anything runs', async () => {
     const response = await stack.call('/generation/downscale', {
-      body: { task_id: 'd', input_image_asset_url: photoUrl, max_size_mb: 25, aspect_ratio_mode: 'wide', output_format: 'gif' },
+      body: {
+        task_id: 'd',
+        input_image_asset_url: photoUrl,
+        max_size_mb: 25,
+        aspect_ratio_mode: 'wide',
+        output_format: 'gif',
+      },
     });
     expect(response.status).toBe(400);
     const body = (await response.json()) as { errors: { field: string; message: string }[] };
@@ -86,7 +96,11 @@ describe('downscale', () => {
   });
 
   it('fails a file that is not an image as input_invalid', async () => {
-    const url = await stack.upload('uploads/downscale/notes.txt', Buffer.from('not an image at all'), 'text/plain');
+    const url = await stack.upload(
+      'uploads/downscale/notes.txt',
+      Buffer.from('not an image at all'),
+      'text/plain',
+    );
     const { done } = await downscale({
       task_id: 'downscale-003',
       input_image_asset_url: url,

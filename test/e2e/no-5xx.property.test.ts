@@ -9,7 +9,7 @@ import { samplePng, startTestStack, type TestStack } from '../support/local-stac
  */
 
 let stack: TestStack;
-let imageUrl: string;
+let imageUrl = '';
 
 const FIELDS = [
   'task_id',

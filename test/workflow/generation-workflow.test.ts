@@ -83,6 +83,53 @@ describe('generation workflow', () => {
     expect(stored.status).toBe(200);
   });
 
+  it('runs a synchronous provider through MarkTaskProcessing, RunProvider, CompleteTask and the rows', async () => {
+    const { execution } = await runTask('text-to-image');
+    expect(execution.states).toEqual([
+      'PrepareTask',
+      'MarkTaskProcessing',
+      'ChooseExecutionMode',
+      'RunProvider',
+      'CompleteTask',
+      'RecordResultRows',
+      'TaskSucceeded',
+    ]);
+  });
+
+  it('runs downscale in the ProcessImage state, not RunProvider', async () => {
+    counter += 1;
+    const ref: TaskRef = {
+      tenant_id: 'development_tenant',
+      job_id: `downscale-${counter}`,
+      client_task_id: 'downscale',
+      operation: 'downscale',
+      provider: 'bff',
+      params: {
+        task_id: 'downscale',
+        provider: 'bff',
+        input_image_asset_url: inputUrl,
+        max_size_mb: 0.1,
+        aspect_ratio_mode: 'square',
+        output_format: 'png',
+      },
+    };
+    await taskRepository.create(ref);
+    const execution = stack.runner.start(ref.job_id, JSON.stringify(ref));
+    await execution.done;
+    expect(execution.states).toContain('ProcessImage');
+    expect(execution.states).not.toContain('RunProvider');
+    const task = await taskRepository.get(ref.tenant_id, ref.job_id);
+    expect(task?.error ?? '').toBe('');
+    expect(task?.status).toBe('complete');
+    expect(task?.result_metadata?.facts).toMatchObject({ final_format: 'png' });
+  });
+
+  it('ends a failed task in FailTask, RecordFailedRows and the TaskFailed state', async () => {
+    await stack.fault('openai', { status: 400, times: 1 });
+    const { execution } = await runTask('text-to-image');
+    expect(execution.states.slice(-3)).toEqual(['FailTask', 'RecordFailedRows', 'TaskFailed']);
+  });
+
   it('retries a provider 500 and then succeeds', async () => {
     await stack.fault('openai', { status: 500, times: 1 });
     const before = (await stack.sandboxRequests('openai')).length;

@@ -32,7 +32,9 @@ export async function markProcessing(task: TaskRef): Promise<{ mode: ExecutionMo
   await taskRepository.markProcessing(task.tenant_id, task.job_id);
   const current = await taskRepository.get(task.tenant_id, task.job_id);
   if (current) await upsertRowsBestEffort(tableFor(entry.resultKind), rowsForTask(current, []));
-  return { mode: entry.mode === 'sync' && entry.runsOn === 'image-processing' ? 'image-processing' : entry.mode };
+  return {
+    mode: entry.mode === 'sync' && entry.runsOn === 'image-processing' ? 'image-processing' : entry.mode,
+  };
 }
 
 async function storeFiles(task: TaskRef, files: GeneratedFile[]): Promise<StoredAsset[]> {
@@ -82,7 +84,9 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
     provider_job_id: submitted.providerJobId,
     state: submitted.state,
     wait_seconds: FIRST_WAIT_SECONDS,
-    deadline: new Date(Date.now() + (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000).toISOString(),
+    deadline: new Date(
+      Date.now() + (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000,
+    ).toISOString(),
     sent: submitted.sent,
   };
 }

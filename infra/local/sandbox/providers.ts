@@ -19,7 +19,13 @@ export interface SandboxedProvider {
 }
 
 export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
-  { name: 'openai', simulator: openaiSimulator, keyEnv: 'OPENAI_API_KEY', baseUrlEnv: 'OPENAI_BASE_URL', apiPath: '/v1' },
+  {
+    name: 'openai',
+    simulator: openaiSimulator,
+    keyEnv: 'OPENAI_API_KEY',
+    baseUrlEnv: 'OPENAI_BASE_URL',
+    apiPath: '/v1',
+  },
   {
     name: 'stability',
     simulator: stabilitySimulator,
@@ -27,6 +33,12 @@ export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
     baseUrlEnv: 'STABILITY_BASE_URL',
     apiPath: '',
   },
-  { name: 'recraft', simulator: recraftSimulator, keyEnv: 'RECRAFT_API_KEY', baseUrlEnv: 'RECRAFT_BASE_URL', apiPath: '' },
+  {
+    name: 'recraft',
+    simulator: recraftSimulator,
+    keyEnv: 'RECRAFT_API_KEY',
+    baseUrlEnv: 'RECRAFT_BASE_URL',
+    apiPath: '',
+  },
   { name: 'flux', simulator: fluxSimulator, keyEnv: 'BFL_API_KEY', baseUrlEnv: 'BFL_BASE_URL', apiPath: '' },
 ];

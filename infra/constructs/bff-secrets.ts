@@ -1,0 +1,77 @@
+import { type RemovalPolicy, SecretValue } from 'aws-cdk-lib';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+/** Provider API keys: the provider Lambdas read all of them (the catalogue picks the provider). */
+export const PROVIDER_SECRET_NAMES = [
+  'OPENAI_API_KEY',
+  'STABILITY_API_KEY',
+  'RECRAFT_API_KEY',
+  'BFL_API_KEY',
+  'TRIPO_API_KEY',
+] as const;
+
+/** Every name functions/core/config.ts `getSecret()` is asked for. */
+export const SECRET_NAMES = [
+  ...PROVIDER_SECRET_NAMES,
+  'SUPABASE_SERVICE_KEY',
+  'REGISTRATION_SECRET',
+] as const;
+export type SecretName = (typeof SECRET_NAMES)[number];
+
+export interface BffSecretsProps {
+  stage: string;
+  removalPolicy: RemovalPolicy;
+}
+
+/**
+ * One Secrets Manager secret per secret name, named `makeit3d-bff/<stage>/<NAME>`. A function
+ * is given `<NAME>_SECRET_ARN` and read access for exactly the secrets it uses.
+ */
+export class BffSecrets extends Construct {
+  private readonly secrets: Record<SecretName, Secret>;
+
+  constructor(scope: Construct, id: string, props: BffSecretsProps) {
+    super(scope, id);
+    const create = (name: SecretName): Secret => {
+      const secretName = secretNameFor(props.stage, name);
+      if (name === 'REGISTRATION_SECRET') {
+        // Ours to invent: a strong random value an operator reads from the console.
+        return new Secret(this, name, {
+          secretName,
+          description: 'Verification secret for POST /auth/register',
+          generateSecretString: { passwordLength: 48, excludePunctuation: true },
+          removalPolicy: props.removalPolicy,
+        });
+      }
+      // A key only its owner can provide. Secrets Manager needs some initial value; a blank
+      // one reads as "not set" (getSecret trims it away), so a call fails with the secret's
+      // name instead of a provider 401 until an operator puts the real key. Later deployments
+      // leave the value alone while this initial value stays unchanged.
+      return new Secret(this, name, {
+        secretName,
+        description: `${name} for the MakeIt3D BFF (${props.stage}); set it with put-secret-value`,
+        secretStringValue: SecretValue.unsafePlainText(' '),
+        removalPolicy: props.removalPolicy,
+      });
+    };
+    this.secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, create(name)])) as Record<
+      SecretName,
+      Secret
+    >;
+  }
+
+  /** `<NAME>_SECRET_ARN` in the function's environment and read access to those secrets only. */
+  grantTo(fn: LambdaFunction, names: readonly SecretName[]): void {
+    for (const name of names) {
+      const secret = this.secrets[name];
+      fn.addEnvironment(`${name}_SECRET_ARN`, secret.secretArn);
+      secret.grantRead(fn);
+    }
+  }
+}
+
+export function secretNameFor(stage: string, name: SecretName): string {
+  return `makeit3d-bff/${stage}/${name}`;
+}

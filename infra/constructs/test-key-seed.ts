@@ -1,0 +1,66 @@
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  AwsCustomResource,
+  AwsCustomResourcePolicy,
+  type AwsSdkCall,
+  PhysicalResourceId,
+} from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { testKeyItem } from '../../functions/core/auth/api-keys.ts';
+import { toItem } from '../../functions/core/store/dynamo.ts';
+
+export interface TestKeySeedProps {
+  table: ITable;
+  logRemovalPolicy: RemovalPolicy;
+}
+
+/**
+ * Puts the well-known test key's record into the table at deploy time, so a fresh
+ * non-production stage can be called straight away. The stack never creates this in a
+ * production stage (contract §2); the record and its marshalling come from the runtime code.
+ */
+export class TestKeySeed extends Construct {
+  readonly resource: AwsCustomResource;
+
+  constructor(scope: Construct, id: string, props: TestKeySeedProps) {
+    super(scope, id);
+    const putTestKey: AwsSdkCall = {
+      service: 'DynamoDB',
+      action: 'putItem',
+      parameters: { TableName: props.table.tableName, Item: toItem(testKeyItem()) },
+      physicalResourceId: PhysicalResourceId.of('makeit3d-test-api-key'),
+    };
+    this.resource = new AwsCustomResource(this, 'PutTestKey', {
+      onCreate: putTestKey,
+      // Re-put on update too, so a changed record shape reaches existing stages.
+      onUpdate: putTestKey,
+      policy: AwsCustomResourcePolicy.fromSdkCalls({ resources: [props.table.tableArn] }),
+      // The runtime's SDK has putItem; installing the latest one needs network at deploy time.
+      installLatestAwsSdk: false,
+      logGroup: new LogGroup(this, 'LogGroup', {
+        retention: RetentionDays.ONE_WEEK,
+        removalPolicy: props.logRemovalPolicy,
+      }),
+    });
+    pinProviderRuntime(this);
+  }
+}
+
+/**
+ * CDK runs every AwsCustomResource through one provider Lambda on its newest Node.js runtime;
+ * it is pinned to the project's Node.js 22 so a stage needs no runtime the rest does not use.
+ */
+function pinProviderRuntime(scope: Construct): void {
+  const providerId = `AWS${AwsCustomResource.PROVIDER_FUNCTION_UUID.replaceAll('-', '')}`;
+  const provider = Stack.of(scope).node.tryFindChild(providerId);
+  const resource = provider?.node.defaultChild;
+  if (!(resource instanceof CfnFunction)) {
+    throw new Error(
+      `The AwsCustomResource provider (${providerId}) was not found; CDK changed how it is built`,
+    );
+  }
+  resource.runtime = Runtime.NODEJS_22_X.name;
+}

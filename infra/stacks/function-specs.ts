@@ -1,0 +1,145 @@
+import type { ApiFunctionName } from '../../functions/api/routes.ts';
+import type { WorkflowFunctionName } from '../../functions/workflow/index.ts';
+import { PROVIDER_SECRET_NAMES, type SecretName } from '../constructs/bff-secrets.ts';
+
+/**
+ * What each Lambda may touch, in one table: the stack derives grants and environment from it,
+ * so least privilege is reviewed here rather than spread over the stack. Keyed by the names in
+ * functions/, so a new handler does not compile until it has an entry.
+ */
+export interface FunctionSpec {
+  description: string;
+  timeoutSeconds: number;
+  memoryMb: number;
+  /** DynamoDB access: `write` covers the conditional UpdateItem/PutItem calls of the task repository. */
+  table?: 'read' | 'write' | 'read-write';
+  /** SUPABASE_* settings and the service key (rows, uploads, signed URLs, input URL checks). */
+  supabase?: boolean;
+  /** Provider keys and PROVIDER_TIMEOUT_SECONDS. */
+  providers?: boolean;
+  /** RATE_LIMIT_* settings, for the routes that count requests per tenant. */
+  rateLimits?: boolean;
+  /** Secrets beyond those implied above. */
+  secrets?: readonly SecretName[];
+}
+
+/** API Gateway answers after 30 s at most, so API handlers stay well below. */
+export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
+  'submit-generation': {
+    description: 'POST /generation/{operation}: validate, store the pending task, start its execution',
+    timeoutSeconds: 20,
+    memoryMb: 1024,
+    table: 'read-write',
+    supabase: true,
+    rateLimits: true,
+  },
+  'get-task-status': {
+    description: 'GET /tasks/{jobId}/status: one DynamoDB read (plus signed URLs for a private bucket)',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    // Read the task, and count the request against the tenant's rate limit.
+    table: 'read-write',
+    supabase: true,
+    rateLimits: true,
+  },
+  'register-api-key': {
+    description: 'POST /auth/register: issue an API key for a tenant',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    table: 'write',
+    secrets: ['REGISTRATION_SECRET'],
+  },
+  health: {
+    description: 'GET /health and GET /auth/health',
+    timeoutSeconds: 10,
+    memoryMb: 256,
+  },
+  'not-found': {
+    description: 'The $default route: 404 or 405 in the API error shape',
+    timeoutSeconds: 10,
+    memoryMb: 256,
+  },
+};
+
+export const RECONCILE_FUNCTION = 'reconcile-execution';
+export type WorkflowLambdaName = WorkflowFunctionName | typeof RECONCILE_FUNCTION;
+
+/**
+ * Timeouts stay at or below the Task state's TimeoutSeconds in the ASL (a test checks this),
+ * so a hung call surfaces as the function's own timeout.
+ */
+export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> = {
+  'mark-task-processing': {
+    description: 'State MarkTaskProcessing: pending -> processing, mirrored to the rows',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    table: 'read-write',
+    supabase: true,
+  },
+  'run-provider': {
+    description: 'State RunProvider: fetch inputs, call a synchronous provider, upload results',
+    timeoutSeconds: 900,
+    // Mostly waiting on the provider; enough memory for n decoded results and inputs up to 20 MiB.
+    memoryMb: 1024,
+    supabase: true,
+    providers: true,
+  },
+  'process-image': {
+    description: 'State ProcessImage: downscale an input with jimp and upload the result (no provider)',
+    timeoutSeconds: 300,
+    // Decoding up to 50 MP (200 MB of RGBA) plus working copies; more memory also means more CPU.
+    memoryMb: 3008,
+    supabase: true,
+  },
+  'submit-provider-job': {
+    description: 'State SubmitProviderJob: create the asynchronous provider job and record its id',
+    timeoutSeconds: 300,
+    memoryMb: 1024,
+    table: 'write',
+    supabase: true,
+    providers: true,
+  },
+  'poll-provider-job': {
+    description: 'State PollProviderJob: one poll; store the results when the job is done',
+    timeoutSeconds: 300,
+    memoryMb: 1024,
+    table: 'write',
+    supabase: true,
+    providers: true,
+  },
+  'complete-task': {
+    description: 'State CompleteTask: processing -> complete with the stored results',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    table: 'write',
+  },
+  'fail-task': {
+    description: 'State FailTask: the caught error becomes the task error and error_code',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    table: 'write',
+  },
+  'record-result-rows': {
+    description: 'States RecordResultRows and RecordFailedRows: mirror the finished task to Supabase rows',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    table: 'read',
+    supabase: true,
+  },
+  [RECONCILE_FUNCTION]: {
+    description: 'EventBridge: fail the task of an execution that failed, timed out or was aborted',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    table: 'read-write',
+    supabase: true,
+  },
+};
+
+/** The secrets a function reads, implied by its spec. */
+export function secretsFor(spec: FunctionSpec): SecretName[] {
+  return [
+    ...(spec.providers ? PROVIDER_SECRET_NAMES : []),
+    ...(spec.supabase ? (['SUPABASE_SERVICE_KEY'] as const) : []),
+    ...(spec.secrets ?? []),
+  ];
+}

@@ -1,0 +1,109 @@
+import type { Node } from 'constructs';
+
+/**
+ * What differs between deployments of the BFF, read from CDK context (`-c key=value` or the
+ * `context` block of cdk.json). Everything else is fixed by the stack.
+ */
+export interface StageSettings {
+  /** `production` is special: retained data, no test key (contract §2). */
+  stage: string;
+  /** The Supabase project every input URL must belong to and results are uploaded to. */
+  supabaseUrl: string;
+  supabaseBucket: string;
+  /** False when the bucket is private: status answers then carry signed URLs. */
+  supabaseBucketPublic: boolean;
+  /** HTTP timeout for one provider call; clamped per function below its Lambda timeout. */
+  providerTimeoutSeconds: number;
+  supabaseConceptImagesTable?: string | undefined;
+  supabaseModelsTable?: string | undefined;
+  rateLimitGenerationPerMinute?: number | undefined;
+  rateLimitStatusPerMinute?: number | undefined;
+  /** API 5xx responses in five minutes above which the alarm fires. */
+  apiServerErrorAlarmThreshold: number;
+}
+
+export const DEFAULT_STAGE = 'dev';
+export const PRODUCTION_STAGE = 'production';
+
+/**
+ * Lets `cdk synth` run without a Supabase project; a deployment with it cannot reach storage,
+ * so the stack warns when it is used.
+ */
+export const PLACEHOLDER_SUPABASE_URL = 'https://your-project.supabase.co';
+
+/** Stage names end up in resource names (secrets, the state machine), so they are kept plain. */
+const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,23}$/;
+
+export function isProductionStage(stage: string): boolean {
+  return stage === PRODUCTION_STAGE;
+}
+
+export function stageSettingsFromContext(node: Node): StageSettings {
+  const read = (key: string): unknown => node.tryGetContext(key);
+  const stage = optionalString(read('stage'), 'stage') ?? DEFAULT_STAGE;
+  if (!STAGE_PATTERN.test(stage)) {
+    throw new Error(
+      `Invalid context stage=${stage}: use 1-24 lower-case letters, digits or dashes, starting with a letter`,
+    );
+  }
+  const supabaseUrl = optionalString(read('supabaseUrl'), 'supabaseUrl') ?? PLACEHOLDER_SUPABASE_URL;
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(supabaseUrl)) {
+    throw new Error(
+      `Invalid context supabaseUrl=${supabaseUrl}: expected the project URL, like ${PLACEHOLDER_SUPABASE_URL}`,
+    );
+  }
+  const providerTimeoutSeconds =
+    optionalNumber(read('providerTimeoutSeconds'), 'providerTimeoutSeconds') ?? 300;
+  return {
+    stage,
+    supabaseUrl: supabaseUrl.replace(/\/$/, ''),
+    supabaseBucket: optionalString(read('supabaseBucket'), 'supabaseBucket') ?? 'makeit3d-app-assets',
+    supabaseBucketPublic: optionalBoolean(read('supabaseBucketPublic'), 'supabaseBucketPublic') ?? true,
+    providerTimeoutSeconds,
+    supabaseConceptImagesTable: optionalString(
+      read('supabaseConceptImagesTable'),
+      'supabaseConceptImagesTable',
+    ),
+    supabaseModelsTable: optionalString(read('supabaseModelsTable'), 'supabaseModelsTable'),
+    rateLimitGenerationPerMinute: optionalInteger(
+      read('rateLimitGenerationPerMinute'),
+      'rateLimitGenerationPerMinute',
+    ),
+    rateLimitStatusPerMinute: optionalInteger(read('rateLimitStatusPerMinute'), 'rateLimitStatusPerMinute'),
+    apiServerErrorAlarmThreshold:
+      optionalNumber(read('apiServerErrorAlarmThreshold'), 'apiServerErrorAlarmThreshold') ?? 5,
+  };
+}
+
+// `-c key=value` always gives strings; cdk.json may give numbers and booleans.
+
+function optionalString(value: unknown, key: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new Error(`Invalid context ${key}: expected a string`);
+  return value.trim();
+}
+
+function optionalNumber(value: unknown, key: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const parsed = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) {
+    throw new Error(`Invalid context ${key}=${String(value)}: expected a positive number`);
+  }
+  return parsed;
+}
+
+function optionalInteger(value: unknown, key: string): number | undefined {
+  const parsed = optionalNumber(value, key);
+  if (parsed !== undefined && !Number.isInteger(parsed)) {
+    throw new Error(`Invalid context ${key}=${String(value)}: expected a whole number`);
+  }
+  return parsed;
+}
+
+function optionalBoolean(value: unknown, key: string): boolean | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new Error(`Invalid context ${key}=${String(value)}: expected true or false`);
+}
