@@ -20,9 +20,9 @@ let jpegUrl: string;
 let counter = 0;
 const scaleBefore = stabilitySandboxSettings.outputScale;
 
-/** A flat image: enough for the header checks, and quick to encode even when large. */
-function flatPng(width: number, height: number): Promise<Buffer> {
-  return encodeImage({ data: new Uint8Array(width * height * 4).fill(200), width, height }, 'png');
+/** A flat image: enough for the header checks, and quick to encode even when large (as JPEG). */
+function flatImage(width: number, height: number, format: 'png' | 'jpeg'): Promise<Buffer> {
+  return encodeImage({ data: new Uint8Array(width * height * 4).fill(200), width, height }, format);
 }
 
 beforeAll(async () => {
@@ -167,6 +167,22 @@ describe('Stability operations through the workflow', () => {
     });
   });
 
+  it('sends sketch-to-image with the default control_strength, the seed, and no blank negative prompt', async () => {
+    const { requests, task } = await runTask('sketch-to-image', {
+      prompt: 'a chair',
+      input_sketch_asset_url: squareUrl,
+      negative_prompt: '  ',
+      seed: 99,
+    });
+    expect(task?.status).toBe('complete');
+    expect(requests[0]?.fields).toEqual({
+      prompt: 'a chair',
+      control_strength: '0.7',
+      output_format: 'png',
+      seed: '99',
+    });
+  });
+
   it('upscales to four times the input and records the seed Stability used', async () => {
     const { task } = await runTask('upscale', { provider: 'stability', input_image_asset_url: jpegUrl });
     const stored = await storedFile(task?.assets?.[0]?.path);
@@ -282,6 +298,7 @@ describe('Inputs outside a Stability service limits fail before any call', () =>
       name: 'a side over 1,536 px for fast upscale',
       operation: 'upscale',
       size: [1600, 40],
+      format: 'png',
       field: 'input_image_asset_url',
       message:
         /^input_image_asset_url is 1600x40, which Stability AI fast upscale does not take: each side must be at most 1,536 pixels$/,
@@ -290,6 +307,7 @@ describe('Inputs outside a Stability service limits fail before any call', () =>
       name: 'over 1,048,576 px for fast upscale',
       operation: 'upscale',
       size: [1100, 1000],
+      format: 'jpeg',
       field: 'input_image_asset_url',
       message:
         /fast upscale does not take: it must have at most 1,048,576 pixels in total \(it has 1,100,000\)$/,
@@ -298,6 +316,7 @@ describe('Inputs outside a Stability service limits fail before any call', () =>
       name: 'over 4,194,304 px for background removal',
       operation: 'remove-background',
       size: [2100, 2000],
+      format: 'jpeg',
       field: 'input_image_asset_url',
       message: /background removal does not take: it must have at most 4,194,304 pixels in total/,
     },
@@ -305,6 +324,7 @@ describe('Inputs outside a Stability service limits fail before any call', () =>
       name: 'wider than 2.5:1 for sketch control',
       operation: 'sketch-to-image',
       size: [300, 100],
+      format: 'png',
       field: 'input_sketch_asset_url',
       message:
         /^input_sketch_asset_url is 300x100, which Stability AI sketch control does not take: its aspect ratio must be between 1:2.5 and 2.5:1$/,
@@ -313,15 +333,16 @@ describe('Inputs outside a Stability service limits fail before any call', () =>
       name: 'a side under 64 px for search and recolor',
       operation: 'search-and-recolor',
       size: [60, 100],
+      format: 'png',
       field: 'input_image_asset_url',
       message: /search and recolor does not take: each side must be at least 64 pixels$/,
     },
-  ])('refuses $name as input_invalid', async ({ operation, size, field, message }) => {
-    const [width = 0, height = 0] = size;
+  ] as const)('refuses $name as input_invalid', async ({ operation, size, format, field, message }) => {
+    const [width, height] = size;
     const url = await stack.upload(
-      `uploads/stability-wf/${operation}-${width}x${height}.png`,
-      await flatPng(width, height),
-      'image/png',
+      `uploads/stability-wf/${operation}-${width}x${height}.${format}`,
+      await flatImage(width, height, format),
+      `image/${format}`,
     );
     const { task, requests } = await runTask(operation, {
       provider: 'stability',
@@ -331,6 +352,21 @@ describe('Inputs outside a Stability service limits fail before any call', () =>
     });
     expect(task).toMatchObject({ status: 'failed', error_code: 'input_invalid' });
     expect(task?.error).toMatch(message);
+    expect(requests).toHaveLength(0);
+  });
+
+  it("refuses an input over Stability's 10 MiB body limit as input_too_large", async () => {
+    // A real PNG padded after its end: small in pixels, large in bytes.
+    const padded = Buffer.concat([await flatImage(100, 100, 'png'), Buffer.alloc(10 * 1024 * 1024)]);
+    const url = await stack.upload('uploads/stability-wf/padded.png', padded, 'image/png');
+    const { task, requests } = await runTask('remove-background', {
+      provider: 'stability',
+      input_image_asset_url: url,
+    });
+    expect(task).toMatchObject({ status: 'failed', error_code: 'input_too_large' });
+    expect(task?.error).toBe(
+      `input_image_asset_url is ${padded.length.toLocaleString('en-US')} bytes; Stability AI background removal takes images of at most 10,420,224 bytes (its requests are limited to 10 MiB)`,
+    );
     expect(requests).toHaveLength(0);
   });
 

@@ -1,4 +1,373 @@
-import type { ProviderOperation } from '../../operations/provider-operation.ts';
+import { z } from 'zod';
+import { InputInvalidError } from '../../errors.ts';
+import { assetUrlField, intRange, numberRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
+import type { SyncProviderOperation, SyncRunResult } from '../../operations/provider-operation.ts';
+import type { FetchedInput } from '../../storage/input-fetcher.ts';
+import { callStability, STABILITY_LABEL, type StabilityFieldValue } from './client.ts';
+import {
+  type CheckedImage,
+  CONTROL_LIMITS,
+  checkInputImage,
+  FAST_UPSCALE_LIMITS,
+  type ImageLimits,
+  REMOVE_BACKGROUND_LIMITS,
+} from './input-image.ts';
 
-/** stability operations: filled in by the stability adapter work (see the openai folder for the pattern). */
-export const stabilityOperations: Record<string, ProviderOperation> = {};
+/**
+ * Stability AI v2beta for the 2D operations of contract §3 (provider-contracts.md §3). Every
+ * guide field is checked against Stability's own limits and sent under Stability's name (they
+ * are the same names); nothing else is sent.
+ *
+ * Endpoint choices:
+ * - text-to-image → generate/core: takes exactly the guide's fields (style_preset, aspect_ratio,
+ *   negative_prompt, output_format, seed); Ultra costs more and SD3 has no webp output.
+ * - image-to-image → control/style: the guide's knob is `fidelity` ("adherence to input", 0–1),
+ *   which is control/style's parameter; control/structure takes `control_strength` instead and
+ *   the guide offers no such field for this operation. The earlier deployment used control/style
+ *   too, so clients keep the results they tuned against (provider-contracts §8 item 4).
+ * - sketch-to-image → control/sketch; remove-background → edit/remove-background;
+ *   search-and-recolor → edit/search-and-recolor; upscale → upscale/fast (the guide's only model).
+ */
+
+const STYLE_PRESETS = [
+  'enhance',
+  'anime',
+  'photographic',
+  'digital-art',
+  'comic-book',
+  'fantasy-art',
+  'line-art',
+  'analog-film',
+  'neon-punk',
+  'isometric',
+  'low-poly',
+  'origami',
+  'modeling-compound',
+  'cinematic',
+  '3d-model',
+  'pixel-art',
+  'tile-texture',
+] as const;
+const ASPECT_RATIOS = ['21:9', '16:9', '3:2', '5:4', '1:1', '4:5', '2:3', '9:16', '9:21'] as const;
+const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
+const TRANSPARENT_FORMATS = ['png', 'webp'] as const;
+/** Stability's prompt fields all take up to 10,000 characters. */
+const MAX_PROMPT = 10_000;
+/** 0 (or no seed) asks Stability for a random one. */
+const MAX_SEED = 4_294_967_294;
+/** Not Stability's 0.5: the earlier deployment sent 0.8 (also the guide's example value). */
+const DEFAULT_FIDELITY = 0.8;
+/** Stability's own default, sent explicitly (the earlier deployment's 0.4/0.8 disagreed, §8 item 8). */
+const DEFAULT_CONTROL_STRENGTH = 0.7;
+const DEFAULT_GROW_MASK = 3;
+
+const prompt = text(MAX_PROMPT);
+/** An empty negative prompt means none, so it is accepted and simply not sent. */
+const negativePrompt = text(MAX_PROMPT, { min: 0 }).optional();
+const stylePreset = oneOf(STYLE_PRESETS).optional();
+const seed = intRange(0, MAX_SEED).optional();
+const outputFormat = oneOf(OUTPUT_FORMATS).default('png');
+const common = { task_id: taskIdField, provider: z.literal('stability') };
+
+const TextToImageSchema = z.object({
+  ...common,
+  prompt,
+  negative_prompt: negativePrompt,
+  style_preset: stylePreset,
+  aspect_ratio: oneOf(ASPECT_RATIOS).optional(),
+  output_format: outputFormat,
+  seed,
+});
+
+const ImageToImageSchema = z.object({
+  ...common,
+  prompt,
+  input_image_asset_url: assetUrlField,
+  negative_prompt: negativePrompt,
+  style_preset: stylePreset,
+  fidelity: numberRange(0, 1).default(DEFAULT_FIDELITY),
+  // Not in the guide for this provider, but control/style takes it; without it the output
+  // follows the input's proportions (see styleTransfer).
+  aspect_ratio: oneOf(ASPECT_RATIOS).optional(),
+  output_format: outputFormat,
+  seed,
+});
+
+const SketchToImageSchema = z.object({
+  ...common,
+  prompt,
+  input_sketch_asset_url: assetUrlField,
+  control_strength: numberRange(0, 1).default(DEFAULT_CONTROL_STRENGTH),
+  negative_prompt: negativePrompt,
+  style_preset: stylePreset,
+  output_format: outputFormat,
+  seed,
+});
+
+const RemoveBackgroundSchema = z.object({
+  ...common,
+  input_image_asset_url: assetUrlField,
+  output_format: z
+    .enum(TRANSPARENT_FORMATS, {
+      error: () =>
+        `must be one of: ${TRANSPARENT_FORMATS.join(', ')} (Stability's background removal only produces png or webp)`,
+    })
+    .default('png'),
+});
+
+const SearchAndRecolorSchema = z.object({
+  ...common,
+  input_image_asset_url: assetUrlField,
+  prompt,
+  select_prompt: text(MAX_PROMPT),
+  negative_prompt: negativePrompt,
+  grow_mask: intRange(0, 20).default(DEFAULT_GROW_MASK),
+  seed,
+  output_format: outputFormat,
+  style_preset: stylePreset,
+});
+
+const UpscaleSchema = z.object({
+  ...common,
+  input_image_asset_url: assetUrlField,
+  model: z
+    .enum(['fast'], { error: () => "must be one of: fast (Stability's only upscale model here)" })
+    .default('fast'),
+  output_format: outputFormat,
+});
+
+/** The input a field names; the workflow fetched every declared input field before running. */
+function inputFor(inputs: FetchedInput[], field: string): FetchedInput {
+  const input = inputs.find((candidate) => candidate.field === field);
+  if (!input) throw new InputInvalidError(`${field} is required`);
+  return input;
+}
+
+function checked(
+  inputs: FetchedInput[],
+  field: string,
+  service: string,
+  limits: Omit<ImageLimits, 'service'>,
+) {
+  return checkInputImage(inputFor(inputs, field), { service: `${STABILITY_LABEL} ${service}`, ...limits });
+}
+
+/** Blank negative prompts are not sent: Stability would only see an empty field. */
+function nonEmpty(value: string | undefined): string | undefined {
+  return value ? value : undefined;
+}
+
+/**
+ * Calls one service and reports what was sent for the row's metadata: the endpoint, the
+ * settings (prompts are already in the request), any translation, and the seed Stability used.
+ */
+async function run(
+  path: string,
+  fields: Record<string, StabilityFieldValue | undefined>,
+  options: { image?: CheckedImage; signal?: AbortSignal; translations?: Record<string, unknown> } = {},
+): Promise<SyncRunResult> {
+  const { file, seed: usedSeed } = await callStability({
+    path,
+    fields,
+    ...(options.image ? { image: options.image } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const settings: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined && !name.endsWith('prompt')) settings[name] = value;
+  }
+  return {
+    files: [file],
+    sent: {
+      endpoint: path,
+      ...settings,
+      ...options.translations,
+      ...(usedSeed !== undefined ? { seed_used: usedSeed } : {}),
+    },
+  };
+}
+
+/** The listed ratio closest to the image's proportions (compared on a log scale). */
+function nearestAspectRatio(width: number, height: number): (typeof ASPECT_RATIOS)[number] {
+  const target = Math.log(width / height);
+  let best: (typeof ASPECT_RATIOS)[number] = '1:1';
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const ratio of ASPECT_RATIOS) {
+    const [w = 1, h = 1] = ratio.split(':').map(Number);
+    const distance = Math.abs(Math.log(w / h) - target);
+    if (distance < bestDistance) {
+      best = ratio;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function generate(params: Record<string, unknown>, signal?: AbortSignal): Promise<SyncRunResult> {
+  const request = TextToImageSchema.parse(params);
+  return run(
+    '/v2beta/stable-image/generate/core',
+    {
+      prompt: request.prompt,
+      negative_prompt: nonEmpty(request.negative_prompt),
+      style_preset: request.style_preset,
+      aspect_ratio: request.aspect_ratio,
+      output_format: request.output_format,
+      seed: request.seed,
+    },
+    { ...(signal ? { signal } : {}) },
+  );
+}
+
+/**
+ * control/style draws a new picture whose shape comes from `aspect_ratio` (default 1:1), not from
+ * the input. A client transforming a 16:9 image expects 16:9 back, so unless the request names a
+ * ratio, the listed ratio nearest the input's is sent (and recorded as a translation).
+ */
+function styleTransfer(
+  params: Record<string, unknown>,
+  inputs: FetchedInput[],
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
+  const request = ImageToImageSchema.parse(params);
+  const image = checked(inputs, 'input_image_asset_url', 'style control', CONTROL_LIMITS);
+  const aspectRatio = request.aspect_ratio ?? nearestAspectRatio(image.width, image.height);
+  return run(
+    '/v2beta/stable-image/control/style',
+    {
+      prompt: request.prompt,
+      negative_prompt: nonEmpty(request.negative_prompt),
+      // Stability documents style_preset for this service without saying what it changes.
+      style_preset: request.style_preset,
+      fidelity: request.fidelity,
+      aspect_ratio: aspectRatio,
+      output_format: request.output_format,
+      seed: request.seed,
+    },
+    {
+      image,
+      ...(signal ? { signal } : {}),
+      ...(request.aspect_ratio
+        ? {}
+        : { translations: { aspect_ratio_from_input: `${image.width}x${image.height}` } }),
+    },
+  );
+}
+
+function sketch(
+  params: Record<string, unknown>,
+  inputs: FetchedInput[],
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
+  const request = SketchToImageSchema.parse(params);
+  const image = checked(inputs, 'input_sketch_asset_url', 'sketch control', CONTROL_LIMITS);
+  return run(
+    '/v2beta/stable-image/control/sketch',
+    {
+      prompt: request.prompt,
+      negative_prompt: nonEmpty(request.negative_prompt),
+      control_strength: request.control_strength,
+      style_preset: request.style_preset,
+      output_format: request.output_format,
+      seed: request.seed,
+    },
+    { image, ...(signal ? { signal } : {}) },
+  );
+}
+
+function removeBackground(
+  params: Record<string, unknown>,
+  inputs: FetchedInput[],
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
+  const request = RemoveBackgroundSchema.parse(params);
+  const image = checked(inputs, 'input_image_asset_url', 'background removal', REMOVE_BACKGROUND_LIMITS);
+  return run(
+    '/v2beta/stable-image/edit/remove-background',
+    { output_format: request.output_format },
+    { image, ...(signal ? { signal } : {}) },
+  );
+}
+
+function searchAndRecolor(
+  params: Record<string, unknown>,
+  inputs: FetchedInput[],
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
+  const request = SearchAndRecolorSchema.parse(params);
+  const image = checked(inputs, 'input_image_asset_url', 'search and recolor', CONTROL_LIMITS);
+  return run(
+    '/v2beta/stable-image/edit/search-and-recolor',
+    {
+      prompt: request.prompt,
+      select_prompt: request.select_prompt,
+      negative_prompt: nonEmpty(request.negative_prompt),
+      grow_mask: request.grow_mask,
+      seed: request.seed,
+      output_format: request.output_format,
+      style_preset: request.style_preset,
+    },
+    { image, ...(signal ? { signal } : {}) },
+  );
+}
+
+/** `model` only selects the service (fast is the only one offered); it is not a Stability field. */
+function upscale(
+  params: Record<string, unknown>,
+  inputs: FetchedInput[],
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
+  const request = UpscaleSchema.parse(params);
+  const image = checked(inputs, 'input_image_asset_url', 'fast upscale', FAST_UPSCALE_LIMITS);
+  return run(
+    '/v2beta/stable-image/upscale/fast',
+    { output_format: request.output_format },
+    { image, ...(signal ? { signal } : {}) },
+  );
+}
+
+const imageOperation = {
+  provider: 'stability',
+  mode: 'sync',
+  resultKind: 'image',
+  reportsProgress: false,
+} as const;
+
+export const stabilityOperations = {
+  'text-to-image': {
+    ...imageOperation,
+    schema: TextToImageSchema,
+    inputFields: [],
+    run: (params, _inputs, context) => generate(params, context.signal),
+  },
+  'image-to-image': {
+    ...imageOperation,
+    schema: ImageToImageSchema,
+    inputFields: ['input_image_asset_url'],
+    run: (params, inputs, context) => styleTransfer(params, inputs, context.signal),
+  },
+  'sketch-to-image': {
+    ...imageOperation,
+    schema: SketchToImageSchema,
+    inputFields: ['input_sketch_asset_url'],
+    run: (params, inputs, context) => sketch(params, inputs, context.signal),
+  },
+  'remove-background': {
+    ...imageOperation,
+    schema: RemoveBackgroundSchema,
+    inputFields: ['input_image_asset_url'],
+    run: (params, inputs, context) => removeBackground(params, inputs, context.signal),
+  },
+  'search-and-recolor': {
+    ...imageOperation,
+    schema: SearchAndRecolorSchema,
+    inputFields: ['input_image_asset_url'],
+    run: (params, inputs, context) => searchAndRecolor(params, inputs, context.signal),
+  },
+  upscale: {
+    ...imageOperation,
+    schema: UpscaleSchema,
+    inputFields: ['input_image_asset_url'],
+    run: (params, inputs, context) => upscale(params, inputs, context.signal),
+  },
+} satisfies Record<string, SyncProviderOperation>;
