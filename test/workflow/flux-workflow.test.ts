@@ -6,6 +6,7 @@ import {
   errorCodeFor,
   JobDeadlineExceededError,
   ProviderRejectedError,
+  ProviderTimeoutError,
 } from '../../functions/core/errors.ts';
 import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
 import type { TaskRef } from '../../functions/core/tasks/task.ts';
@@ -274,6 +275,8 @@ describe('Flux polling URL', () => {
     // A server that answers like BFL would: if the adapter ever polled it, the key would leak.
     decoy = createServer((request, response) => {
       decoyHits.push({ url: request.url, key: request.headers['x-key'] as string | undefined });
+      // Never answers, like a BFL cluster that accepted the connection and stalled.
+      if (request.url?.startsWith('/hang')) return;
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ id: 'x', status: 'Queued', progress: null, result: null }));
     });
@@ -282,8 +285,28 @@ describe('Flux polling URL', () => {
   });
 
   afterAll(async () => {
+    decoy.closeAllConnections();
     await new Promise<void>((resolve) => decoy.close(() => resolve()));
   });
+
+  /** Runs `work` with the decoy configured as BFL itself (its origin is then trusted). */
+  async function withDecoyAsBfl<T>(env: Record<string, string>, work: () => Promise<T>): Promise<T> {
+    const saved = {
+      BFL_BASE_URL: process.env.BFL_BASE_URL,
+      ...Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]])),
+    };
+    Object.assign(process.env, { BFL_BASE_URL: decoyUrl, ...env });
+    resetConfig();
+    try {
+      return await work();
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      resetConfig();
+    }
+  }
 
   afterEach(() => {
     decoyHits.length = 0;
@@ -305,11 +328,8 @@ describe('Flux polling URL', () => {
   it('keeps polling an unknown status with growing waits until the deadline', async () => {
     const ref = await processingTask();
     const job = await submitProviderJob(ref);
-    // The decoy stands in for BFL itself here (configured origin) and invents a new status.
-    const before = process.env.BFL_BASE_URL;
-    process.env.BFL_BASE_URL = decoyUrl;
-    resetConfig();
-    try {
+    // The decoy invents a status BFL does not document.
+    await withDecoyAsBfl({}, async () => {
       const polled = { ...job, state: { ...job.state, polling_url: `${decoyUrl}/v1/get_result?id=abc` } };
       const first = await pollProviderJob(ref, polled);
       expect(first).toMatchObject({ status: 'pending', wait_seconds: 4 });
@@ -321,9 +341,18 @@ describe('Flux polling URL', () => {
       ]);
       const late = { ...second, deadline: new Date(Date.now() - 1000).toISOString() };
       await expect(pollProviderJob(ref, late)).rejects.toBeInstanceOf(JobDeadlineExceededError);
-    } finally {
-      process.env.BFL_BASE_URL = before;
-      resetConfig();
-    }
+    });
+  });
+
+  it('turns a poll that never answers into a retryable timeout', async () => {
+    const ref = await processingTask();
+    const job = await submitProviderJob(ref);
+    await withDecoyAsBfl({ PROVIDER_TIMEOUT_SECONDS: '1' }, async () => {
+      const stalled = { ...job, state: { ...job.state, polling_url: `${decoyUrl}/hang?id=abc` } };
+      const error = await pollProviderJob(ref, stalled).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ProviderTimeoutError);
+      expect((error as ProviderTimeoutError).retryable).toBe(true);
+      expect((error as Error).message).toMatch(/timed out after 1 s/);
+    });
   });
 });
