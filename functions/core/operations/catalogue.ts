@@ -82,7 +82,9 @@ export function selectProvider(operation: string, body: Record<string, unknown>)
   const providers = findOperation(operation);
   const supported = [...providers.keys()];
   const requested =
-    PROVIDERLESS[operation as OperationName] ?? body.provider ?? DEFAULT_PROVIDERS[operation as OperationName];
+    PROVIDERLESS[operation as OperationName] ??
+    body.provider ??
+    DEFAULT_PROVIDERS[operation as OperationName];
   if (requested === undefined || requested === null || requested === '') {
     throw new ValidationError(
       `provider is required for ${operation}. Supported providers: ${supported.join(', ')}`,

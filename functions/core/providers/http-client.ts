@@ -6,7 +6,11 @@ import { connectionError, timeoutError } from './provider-errors.ts';
  * fetch for providers without an SDK (Stability, Recraft, BFL): the PROVIDER_TIMEOUT_SECONDS
  * timeout, network failures and timeouts turned into the named errors the state machine retries.
  */
-export async function providerFetch(provider: string, url: string, init: RequestInit = {}): Promise<Response> {
+export async function providerFetch(
+  provider: string,
+  url: string,
+  init: RequestInit = {},
+): Promise<Response> {
   const seconds = getConfig().PROVIDER_TIMEOUT_SECONDS;
   const timeout = AbortSignal.timeout(seconds * 1000);
   const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
@@ -42,7 +46,11 @@ const MAX_RESULT_BYTES = 100 * 1024 * 1024;
  * Downloads a result file a provider points at. Provider URLs are untrusted input: only https,
  * or the provider's own configured origin (the sandbox runs on plain http), and a size cap.
  */
-export async function downloadProviderFile(provider: string, url: string, providerBaseUrl: string): Promise<Buffer> {
+export async function downloadProviderFile(
+  provider: string,
+  url: string,
+  providerBaseUrl: string,
+): Promise<Buffer> {
   let target: URL;
   try {
     target = new URL(url);
