@@ -1,5 +1,6 @@
 import {
   ContentModeratedError,
+  ProviderRateLimitedError,
   ProviderRejectedError,
   ProviderTimeoutError,
   ProviderUnavailableError,
@@ -14,7 +15,7 @@ export function errorForStatus(provider: string, status: number, detail: string)
   if (status === 408)
     return new ProviderTimeoutError(`${provider} timed out (HTTP 408)${reason}; retrying may help`);
   if (status === 429) {
-    return new ProviderUnavailableError(
+    return new ProviderRateLimitedError(
       `${provider} rate limit reached (HTTP 429)${reason}; retrying later may help`,
     );
   }
