@@ -75,3 +75,28 @@ describe('production stage', () => {
     expect((await stack.call('/tasks/anything/status', { apiKey })).status).toBe(404);
   });
 });
+
+describe('private bucket', () => {
+  it('answers signed URLs minted at read time, which download, and refuses a forged signature', async () => {
+    stack = await startTestStack({
+      env: { SUPABASE_BUCKET_PUBLIC: 'false', SUPABASE_SIGNED_URL_TTL_SECONDS: '120' },
+    });
+    const submitted = await stack.call('/generation/text-to-image', {
+      body: { task_id: 'private-1', provider: 'openai', prompt: 'a private lamp' },
+    });
+    const { celery_task_id: jobId } = (await submitted.json()) as { celery_task_id: string };
+    const done = await stack.waitForTask(jobId);
+    const url = new URL(String(done.asset_url));
+    expect(url.pathname).toMatch(
+      /^\/storage\/v1\/object\/sign\/makeit3d-app-assets\/development_tenant\/private-1\//,
+    );
+    const token = url.searchParams.get('token') ?? '';
+    expect(token).not.toBe('');
+    const download = await fetch(url);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('image/png');
+    // A tampered signature is refused.
+    url.searchParams.set('token', `${token.split('.')[0]}.forged`);
+    expect((await fetch(url)).status).toBe(400);
+  });
+});
