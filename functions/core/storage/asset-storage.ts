@@ -1,4 +1,5 @@
-import { getConfig } from '../config.ts';
+import { createHash } from 'node:crypto';
+import { getConfig, required } from '../config.ts';
 import { ProviderUnavailableError } from '../errors.ts';
 import { supabaseClient } from './supabase.ts';
 
@@ -8,6 +9,17 @@ import { supabaseClient } from './supabase.ts';
  * assets apart, and a retried step overwrites the same object instead of adding another.
  */
 
+/**
+ * A path segment Supabase Storage keys accept as is. Client task ids and job ids already are;
+ * a tenant id may hold other characters, and then gets a short hash so two tenants whose ids
+ * differ only there never share a prefix.
+ */
+function keySegment(value: string): string {
+  if (/^[A-Za-z0-9._:-]+$/.test(value)) return value;
+  const readable = value.replace(/[^A-Za-z0-9._:-]+/g, '_').slice(0, 64);
+  return `${readable}-${createHash('sha256').update(value).digest('hex').slice(0, 10)}`;
+}
+
 export function resultPath(
   tenantId: string,
   clientTaskId: string,
@@ -15,8 +27,7 @@ export function resultPath(
   index: number,
   extension: string,
 ) {
-  const safe = (segment: string) => encodeURIComponent(segment).replace(/%3A/gi, ':');
-  return `${safe(tenantId)}/${safe(clientTaskId)}/${safe(jobId)}/${index}.${extension}`;
+  return `${keySegment(tenantId)}/${keySegment(clientTaskId)}/${keySegment(jobId)}/${index}.${extension}`;
 }
 
 export const assetStorage = {
@@ -33,13 +44,21 @@ export const assetStorage = {
     }
   },
 
-  /** The URL a client downloads: public, or signed at read time for a private bucket. */
+  /**
+   * The URL a client downloads: public, or signed at read time for a private bucket. A public URL
+   * is built the way supabase-js builds it, with no client: the status path then needs neither
+   * the service key nor a network call.
+   */
   async urlFor(path: string): Promise<string> {
     const config = getConfig();
+    if (config.SUPABASE_BUCKET_PUBLIC) {
+      const base = required(config.SUPABASE_URL, 'SUPABASE_URL').replace(/\/+$/, '');
+      return encodeURI(`${base}/storage/v1/object/public/${config.SUPABASE_BUCKET}/${path}`);
+    }
     const supabase = await supabaseClient();
-    const bucket = supabase.storage.from(config.SUPABASE_BUCKET);
-    if (config.SUPABASE_BUCKET_PUBLIC) return bucket.getPublicUrl(path).data.publicUrl;
-    const { data, error } = await bucket.createSignedUrl(path, config.SUPABASE_SIGNED_URL_TTL_SECONDS);
+    const { data, error } = await supabase.storage
+      .from(config.SUPABASE_BUCKET)
+      .createSignedUrl(path, config.SUPABASE_SIGNED_URL_TTL_SECONDS);
     if (error || !data)
       throw new Error(`Could not sign the result URL: ${error?.message ?? 'no URL returned'}`);
     return data.signedUrl;
