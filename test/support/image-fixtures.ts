@@ -121,8 +121,10 @@ export function makePhotoBitmap(width: number, height: number, options: PhotoOpt
       for (let x = 0; x < width; x++) {
         const gridX = Math.floor(x / cell);
         const fractionX = (x % cell) / cell;
-        const above = (grid[rowAbove + gridX] ?? 0) * (1 - fractionX) + (grid[rowAbove + gridX + 1] ?? 0) * fractionX;
-        const below = (grid[rowBelow + gridX] ?? 0) * (1 - fractionX) + (grid[rowBelow + gridX + 1] ?? 0) * fractionX;
+        const above =
+          (grid[rowAbove + gridX] ?? 0) * (1 - fractionX) + (grid[rowAbove + gridX + 1] ?? 0) * fractionX;
+        const below =
+          (grid[rowBelow + gridX] ?? 0) * (1 - fractionX) + (grid[rowBelow + gridX + 1] ?? 0) * fractionX;
         const offset = above * (1 - fractionY) + below * fractionY;
         // Mostly luminance, a little chroma, as in real texture.
         data[index] = (data[index] ?? 0) + offset;
@@ -139,8 +141,7 @@ export function makePhotoBitmap(width: number, height: number, options: PhotoOpt
     for (let index = 0; index < data.length; index += 4) {
       for (let channel = 0; channel < 3; channel++) {
         const offset = (noiseRandom() + noiseRandom() - 1) * noise;
-        const value = (data[index + channel] ?? 0) + offset;
-        data[index + channel] = value < 0 ? 0 : value > 255 ? 255 : value;
+        data[index + channel] = (data[index + channel] ?? 0) + offset;
       }
     }
   }
@@ -211,4 +212,21 @@ export function pngHeaderClaiming(width: number, height: number): Buffer {
   ihdr[17] = 6; // RGBA
   // The CRC is left zero: the cap must refuse the file before anything checks it.
   return Buffer.concat([signature, ihdr]);
+}
+
+/** The JPEG with an EXIF APP1 segment holding only an Orientation tag (1–8), as a phone writes it. */
+export function withExifOrientation(jpeg: Buffer, orientation: number): Buffer {
+  const segment = Buffer.alloc(36);
+  segment.writeUInt16BE(0xffe1, 0);
+  segment.writeUInt16BE(34, 2); // the length counts itself but not the marker
+  segment.write('Exif\0\0', 4, 'latin1');
+  segment.write('MM\0*', 10, 'latin1'); // big-endian TIFF header
+  segment.writeUInt32BE(8, 14); // IFD0 right after the header
+  segment.writeUInt16BE(1, 18); // one entry
+  segment.writeUInt16BE(0x0112, 20); // Orientation
+  segment.writeUInt16BE(3, 22); // SHORT
+  segment.writeUInt32BE(1, 24); // one value
+  segment.writeUInt16BE(orientation, 28);
+  segment.writeUInt32BE(0, 32); // no next IFD
+  return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
 }

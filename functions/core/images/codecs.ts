@@ -214,30 +214,40 @@ export function readImageSize(bytes: Uint8Array, format: ImageFormat): ImageSize
 // WASM loading
 
 interface WasmAsset {
+  /** The file's name, which is also its name next to a Lambda bundle. */
+  fileName: string;
   /** The package specifier Node resolves when the file is not next to the running module. */
   specifier: string;
 }
 
 const WASM_ASSETS = {
-  jpeg: { specifier: '@cornerstonejs/codec-libjpeg-turbo-8bit/wasm' },
-  png: { specifier: '@jsquash/png/codec/pkg/squoosh_png_bg.wasm' },
-  webpDecoder: { specifier: '@jsquash/webp/codec/dec/webp_dec.wasm' },
-  webpEncoderSimd: { specifier: '@jsquash/webp/codec/enc/webp_enc_simd.wasm' },
-  webpEncoder: { specifier: '@jsquash/webp/codec/enc/webp_enc.wasm' },
+  jpeg: { fileName: 'libjpegturbowasm.wasm', specifier: '@cornerstonejs/codec-libjpeg-turbo-8bit/wasm' },
+  png: { fileName: 'squoosh_png_bg.wasm', specifier: '@jsquash/png/codec/pkg/squoosh_png_bg.wasm' },
+  webpDecoder: { fileName: 'webp_dec.wasm', specifier: '@jsquash/webp/codec/dec/webp_dec.wasm' },
+  webpEncoderSimd: {
+    fileName: 'webp_enc_simd.wasm',
+    specifier: '@jsquash/webp/codec/enc/webp_enc_simd.wasm',
+  },
+  webpEncoder: { fileName: 'webp_enc.wasm', specifier: '@jsquash/webp/codec/enc/webp_enc.wasm' },
 } satisfies Record<string, WasmAsset>;
+
+/**
+ * A codec's .wasm could not be found or compiled: a deployment fault, never the input's, so it must
+ * not be mistaken for a corrupt image nor hidden by a fallback codec.
+ */
+export class WasmAssetError extends Error {
+  override readonly name = 'WasmAssetError';
+}
 
 const moduleRequire = createRequire(import.meta.url);
 
-function resolveFromPackage(asset: WasmAsset): string {
-  return moduleRequire.resolve(asset.specifier);
-}
-
 /**
  * Absolute paths of every .wasm file this module loads, so the CDK stack can copy them next to the
- * esbuild bundle (where `loadWasmModule` looks first).
+ * esbuild bundle (where `loadWasmModule` looks first). Resolved from node_modules, so call it at
+ * build time.
  */
 export function wasmAssetFiles(): string[] {
-  return Object.values(WASM_ASSETS).map(resolveFromPackage);
+  return Object.values(WASM_ASSETS).map((asset) => moduleRequire.resolve(asset.specifier));
 }
 
 const compiledModules = new Map<WasmAsset, WebAssembly.Module>();
@@ -245,16 +255,26 @@ const compiledModules = new Map<WasmAsset, WebAssembly.Module>();
 function loadWasmModule(asset: WasmAsset): WebAssembly.Module {
   const cached = compiledModules.get(asset);
   if (cached) return cached;
-  const fromPackage = resolveFromPackage(asset);
   // In a Lambda bundle the package is gone and the file was copied next to the bundle.
-  const besideModule = path.join(path.dirname(fileURLToPath(import.meta.url)), path.basename(fromPackage));
+  const besideModule = path.join(path.dirname(fileURLToPath(import.meta.url)), asset.fileName);
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = readFileSync(besideModule);
   } catch {
-    bytes = readFileSync(fromPackage);
+    try {
+      bytes = readFileSync(moduleRequire.resolve(asset.specifier));
+    } catch (error) {
+      throw new WasmAssetError(`${asset.fileName} is neither next to ${besideModule} nor in node_modules`, {
+        cause: error,
+      });
+    }
   }
-  const compiled = new WebAssembly.Module(bytes);
+  let compiled: WebAssembly.Module;
+  try {
+    compiled = new WebAssembly.Module(bytes);
+  } catch (error) {
+    throw new WasmAssetError(`${asset.fileName} does not compile on this runtime`, { cause: error });
+  }
   compiledModules.set(asset, compiled);
   return compiled;
 }
@@ -311,9 +331,29 @@ interface WebpEncoderModule {
 
 type EmscriptenFactory<T> = (options: EmscriptenOptions) => Promise<T>;
 
-const jpegCodec = new LazyCodec<LibJpegTurboModule>(() =>
-  createLibJpegTurboModule({ instantiateWasm: instantiateWith(loadWasmModule(WASM_ASSETS.jpeg)) }),
-);
+const jpegCodec = new LazyCodec<LibJpegTurboModule>(() => {
+  const compiled = loadWasmModule(WASM_ASSETS.jpeg);
+  // This package's Emscripten glue is CommonJS and, in Node, evaluates `__dirname` (only to locate
+  // the .wasm we hand it anyway). An ESM bundle has no `__dirname`, so the lookup would throw a
+  // ReferenceError; give it one unless the bundle's banner already did.
+  if (typeof globalThis.__dirname === 'undefined') {
+    Object.defineProperty(globalThis, '__dirname', {
+      value: path.dirname(fileURLToPath(import.meta.url)),
+      configurable: true,
+      writable: true,
+    });
+  }
+  return createLibJpegTurboModule({ instantiateWasm: instantiateWith(compiled) });
+});
+
+/**
+ * Whether an error is the codec refusing the data: libjpeg-turbo's C++ exceptions reach JS as
+ * numbers, and a trap inside WASM as a RuntimeError. Anything else is a fault of ours or of the
+ * deployment, which no fallback codec should hide.
+ */
+function isCodecFailure(error: unknown): boolean {
+  return typeof error === 'number' || error instanceof WebAssembly.RuntimeError;
+}
 
 let pngReady: Promise<unknown> | undefined;
 function ensurePng(): Promise<unknown> {
@@ -406,7 +446,8 @@ async function decodePixels(
     case 'jpeg':
       try {
         return await decodeJpeg(bytes);
-      } catch {
+      } catch (error) {
+        if (!isCodecFailure(error)) throw error;
         // libjpeg-turbo's RGB output cannot take CMYK/YCCK JPEGs; jimp's decoder converts those.
         return decodeWithJimp(bytes);
       }
@@ -428,6 +469,91 @@ async function decodePixels(
     case 'tiff':
       return decodeWithJimp(bytes);
   }
+}
+
+/**
+ * The EXIF orientation (1–8) of a JPEG, 1 when absent. Phones store portrait photos sideways and
+ * set this tag; decoders ignore it, so without it a downscaled portrait photo would come out lying
+ * on its side (and its EXIF, which would have fixed that, is not carried over).
+ */
+export function jpegOrientation(bytes: Uint8Array): number {
+  let offset = 2;
+  while (offset + 4 < bytes.length && bytes[offset] === 0xff) {
+    const marker = bytes[offset + 1] ?? 0;
+    if (marker === 0xda || marker === 0xd9) break;
+    const length = readUint16BE(bytes, offset + 2);
+    if (marker === 0xe1 && startsWith(bytes, ascii('Exif\0\0'), offset + 4)) {
+      const tiff = offset + 10;
+      const littleEndian = bytes[tiff] === 0x49;
+      const u16 = (at: number) => (littleEndian ? readUint16LE(bytes, at) : readUint16BE(bytes, at));
+      const u32 = (at: number) => (littleEndian ? readUint32LE(bytes, at) : readUint32BE(bytes, at));
+      const ifd = tiff + u32(tiff + 4);
+      const entries = u16(ifd);
+      for (let index = 0; index < entries; index++) {
+        const entry = ifd + 2 + index * 12;
+        if (entry + 12 > offset + 2 + length || entry + 12 > bytes.length) break;
+        if (u16(entry) === 0x0112) {
+          const value = u16(entry + 8);
+          return value >= 1 && value <= 8 ? value : 1;
+        }
+      }
+      return 1;
+    }
+    offset += 2 + length;
+  }
+  return 1;
+}
+
+/** The pixels turned the way EXIF `orientation` says they are meant to be seen. */
+function applyOrientation(
+  pixels: { data: Uint8Array; width: number; height: number },
+  orientation: number,
+): { data: Uint8Array; width: number; height: number } {
+  if (orientation === 1) return pixels;
+  const { width, height } = pixels;
+  const source = new Uint32Array(pixels.data.slice().buffer);
+  const swapped = orientation >= 5;
+  const outWidth = swapped ? height : width;
+  const outHeight = swapped ? width : height;
+  const output = new Uint32Array(width * height);
+  // For each displayed pixel, the stored one it shows (EXIF 2.32, tag 0x0112).
+  for (let y = 0; y < outHeight; y++) {
+    for (let x = 0; x < outWidth; x++) {
+      let sourceX: number;
+      let sourceY: number;
+      switch (orientation) {
+        case 2: // mirrored
+          sourceX = width - 1 - x;
+          sourceY = y;
+          break;
+        case 3: // upside down
+          sourceX = width - 1 - x;
+          sourceY = height - 1 - y;
+          break;
+        case 4: // mirrored upside down
+          sourceX = x;
+          sourceY = height - 1 - y;
+          break;
+        case 5: // mirrored, turned 90° anticlockwise
+          sourceX = y;
+          sourceY = x;
+          break;
+        case 6: // turned 90° anticlockwise: show it turned clockwise
+          sourceX = y;
+          sourceY = height - 1 - x;
+          break;
+        case 7: // mirrored, turned 90° clockwise
+          sourceX = width - 1 - y;
+          sourceY = height - 1 - x;
+          break;
+        default: // 8: turned 90° clockwise: show it turned anticlockwise
+          sourceX = width - 1 - y;
+          sourceY = x;
+      }
+      output[y * outWidth + x] = source[sourceY * width + sourceX] ?? 0;
+    }
+  }
+  return { data: new Uint8Array(output.buffer), width: outWidth, height: outHeight };
 }
 
 /**
@@ -453,6 +579,8 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   try {
     pixels = await decodePixels(bytes, format);
   } catch (error) {
+    // A missing codec or a ReferenceError is our fault, not the image's.
+    if (error instanceof WasmAssetError || error instanceof ReferenceError) throw error;
     throw new InputInvalidError(`The ${format.toUpperCase()} image could not be decoded`, { cause: error });
   }
   // A container can lie about its size (GIF frames, TIFF pages): check what was actually decoded too.
@@ -465,7 +593,8 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
     throw new InputInvalidError(`The ${format.toUpperCase()} image decoded to no pixels`);
   }
   const hasAlpha = format === 'jpeg' ? false : anyTransparentPixel(pixels.data);
-  return { ...pixels, format, hasAlpha };
+  const orientation = format === 'jpeg' ? jpegOrientation(bytes) : 1;
+  return { ...applyOrientation(pixels, orientation), format, hasAlpha };
 }
 
 function megapixels(size: ImageSize): string {
@@ -484,43 +613,72 @@ function clampQuality(quality: number): number {
   return Math.min(100, Math.max(1, Math.round(quality)));
 }
 
+/** Flattens translucent pixels onto white, the colour square padding uses: JPEG has no alpha. */
+function flattenOntoWhite(
+  rgba: Uint8Array | Uint8ClampedArray,
+  output: Uint8Array,
+  outputChannels: 3 | 4,
+): void {
+  for (let input = 0, out = 0; out < output.length; input += 4, out += outputChannels) {
+    const alpha = rgba[input + 3] ?? 255;
+    if (alpha === 255) {
+      output[out] = rgba[input] ?? 0;
+      output[out + 1] = rgba[input + 1] ?? 0;
+      output[out + 2] = rgba[input + 2] ?? 0;
+    } else {
+      const white = 255 * (255 - alpha);
+      output[out] = ((rgba[input] ?? 0) * alpha + white + 127) / 255;
+      output[out + 1] = ((rgba[input + 1] ?? 0) * alpha + white + 127) / 255;
+      output[out + 2] = ((rgba[input + 2] ?? 0) * alpha + white + 127) / 255;
+    }
+    if (outputChannels === 4) output[out + 3] = 255;
+  }
+}
+
+/**
+ * The WASM wrapper gives libjpeg-turbo an output buffer as large as the raw RGB pixels and no more,
+ * so a file bigger than that (any image of a few hundred pixels, whose headers alone are ~600 bytes)
+ * makes it fail. Those go through jimp's JS encoder, which is fast enough at that size.
+ */
+const SMALLEST_WASM_JPEG_BYTES = 64 * 1024;
+
+async function encodeJpegWithJimp(bitmap: RgbaBitmap, quality: number): Promise<Buffer> {
+  const data = Buffer.alloc(bitmap.width * bitmap.height * 4);
+  flattenOntoWhite(bitmap.data, data, 4);
+  const image = Jimp.fromBitmap({ data, width: bitmap.width, height: bitmap.height });
+  return image.getBuffer('image/jpeg', { quality });
+}
+
 async function encodeJpeg(bitmap: RgbaBitmap, quality: number): Promise<Buffer> {
   const { width, height } = bitmap;
-  const rgba = bitmap.data;
-  return jpegCodec.use((codec) => {
-    const encoder = new codec.JPEGEncoder();
-    try {
-      const rgb = encoder.getDecodedBuffer({
-        width,
-        height,
-        bitsPerSample: 8,
-        componentCount: 3,
-        isSigned: false,
-      });
-      // JPEG has no alpha: translucent pixels are flattened onto white, the colour square padding uses.
-      for (let input = 0, out = 0; out < rgb.length; input += 4, out += 3) {
-        const alpha = rgba[input + 3] ?? 255;
-        if (alpha === 255) {
-          rgb[out] = rgba[input] ?? 0;
-          rgb[out + 1] = rgba[input + 1] ?? 0;
-          rgb[out + 2] = rgba[input + 2] ?? 0;
-        } else {
-          const white = 255 * (255 - alpha);
-          rgb[out] = ((rgba[input] ?? 0) * alpha + white + 127) / 255;
-          rgb[out + 1] = ((rgba[input + 1] ?? 0) * alpha + white + 127) / 255;
-          rgb[out + 2] = ((rgba[input + 2] ?? 0) * alpha + white + 127) / 255;
-        }
+  if (width * height * 3 < SMALLEST_WASM_JPEG_BYTES) return encodeJpegWithJimp(bitmap, quality);
+  try {
+    return await jpegCodec.use((codec) => {
+      const encoder = new codec.JPEGEncoder();
+      try {
+        const rgb = encoder.getDecodedBuffer({
+          width,
+          height,
+          bitsPerSample: 8,
+          componentCount: 3,
+          isSigned: false,
+        });
+        flattenOntoWhite(bitmap.data, rgb, 3);
+        encoder.setQuality(quality);
+        encoder.setProgressive(0);
+        encoder.setSubSampling(SUBSAMPLING_420);
+        encoder.encode();
+        const encoded = encoder.getEncodedBuffer();
+        return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+      } finally {
+        encoder.delete();
       }
-      encoder.setQuality(clampQuality(quality));
-      encoder.setProgressive(0);
-      encoder.setSubSampling(SUBSAMPLING_420);
-      encoder.encode();
-      const encoded = encoder.getEncodedBuffer();
-      return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-    } finally {
-      encoder.delete();
-    }
-  });
+    });
+  } catch (error) {
+    if (!isCodecFailure(error)) throw error;
+    // The same buffer limit can bite on pure noise at quality 100; slower, but an answer.
+    return encodeJpegWithJimp(bitmap, quality);
+  }
 }
 
 /** Encodes RGBA pixels. `quality` (1–100) applies to JPEG and WebP; PNG is lossless. */
@@ -536,7 +694,7 @@ export async function encodeImage(
   }
   switch (format) {
     case 'jpeg':
-      return encodeJpeg(bitmap, options.quality ?? DEFAULT_JPEG_QUALITY);
+      return encodeJpeg(bitmap, clampQuality(options.quality ?? DEFAULT_JPEG_QUALITY));
     case 'png':
       return encodePng(bitmap);
     case 'webp': {

@@ -91,19 +91,20 @@ function filterRows(pixels: Uint8Array, rowLength: number, rows: number, bytesPe
 /** Encodes RGBA pixels as an 8-bit PNG, RGB when every pixel is opaque. */
 export async function encodePng(
   bitmap: RgbaBitmap,
-  options: { compressionLevel?: number } = {},
+  options: {
+    compressionLevel?: number;
+    /** Write RGBA even if every pixel is opaque (to measure a part of an image that is not). */
+    keepAlphaChannel?: boolean;
+  } = {},
 ): Promise<Buffer> {
   const { width, height } = bitmap;
   const rgba =
     bitmap.data instanceof Uint8Array
       ? bitmap.data
       : new Uint8Array(bitmap.data.buffer, bitmap.data.byteOffset, bitmap.data.byteLength);
-  let opaque = true;
-  for (let index = 3; index < width * height * 4; index += 4) {
-    if (rgba[index] !== 255) {
-      opaque = false;
-      break;
-    }
+  let opaque = !options.keepAlphaChannel;
+  for (let index = 3; opaque && index < width * height * 4; index += 4) {
+    if (rgba[index] !== 255) opaque = false;
   }
   let pixels: Uint8Array;
   let bytesPerPixel: number;

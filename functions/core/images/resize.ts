@@ -118,7 +118,10 @@ interface FilterTaps {
   maxTaps: number;
 }
 
-/** Triangle-filter taps mapping `inSize` samples onto `outSize`, pixel centres aligned. */
+/**
+ * Triangle-filter taps mapping `inSize` samples onto `outSize`, pixel centres aligned. Only taps with
+ * a non-zero weight are kept: at the ratios left after box reduction (1 to 2) that is 2 to 4 taps.
+ */
 function triangleTaps(inSize: number, outSize: number): FilterTaps {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
@@ -130,15 +133,26 @@ function triangleTaps(inSize: number, outSize: number): FilterTaps {
   const raw = new Float64Array(maxTaps);
   for (let out = 0; out < outSize; out++) {
     const centre = (out + 0.5) * scale;
-    const first = Math.max(0, Math.floor(centre - support));
+    let first = Math.max(0, Math.floor(centre - support));
     const last = Math.min(inSize, Math.ceil(centre + support));
     let total = 0;
     let taps = 0;
-    for (let input = first; input < last && taps < maxTaps; input++, taps++) {
+    for (let input = first; input < last && taps < maxTaps; input++) {
       const distance = Math.abs((input + 0.5 - centre) / filterScale);
-      const weight = distance < 1 ? 1 - distance : 0;
-      raw[taps] = weight;
-      total += weight;
+      if (distance >= 1) {
+        // Zero weight: skip it, moving the start past it if nothing was kept yet.
+        if (taps === 0) first = input + 1;
+        continue;
+      }
+      raw[taps++] = 1 - distance;
+      total += 1 - distance;
+    }
+    if (taps === 0) {
+      // Cannot happen for downscaling (every output pixel covers at least one input centre); be safe anyway.
+      first = Math.min(inSize - 1, Math.floor(centre));
+      raw[0] = 1;
+      total = 1;
+      taps = 1;
     }
     start[out] = first;
     count[out] = taps;
@@ -146,7 +160,7 @@ function triangleTaps(inSize: number, outSize: number): FilterTaps {
     let assigned = 0;
     let largest = 0;
     for (let tap = 0; tap < taps; tap++) {
-      const weight = Math.round(((raw[tap] ?? 0) / (total || 1)) * WEIGHT_ONE);
+      const weight = Math.round(((raw[tap] ?? 0) / total) * WEIGHT_ONE);
       weights[out * maxTaps + tap] = weight;
       assigned += weight;
       if (weight > (weights[out * maxTaps + largest] ?? 0)) largest = tap;
@@ -156,11 +170,12 @@ function triangleTaps(inSize: number, outSize: number): FilterTaps {
   return { start, count, weights, maxTaps };
 }
 
+/**
+ * Half a unit, so that shifting right rounds. Every weight is non-negative and each output's weights
+ * sum to exactly WEIGHT_ONE, so a filtered value never leaves 0–255: no clamping is needed, which
+ * also keeps the four channels packed into one 32-bit word from spilling into each other.
+ */
 const ROUNDING = 1 << (WEIGHT_BITS - 1);
-
-function clampByte(value: number): number {
-  return value < 0 ? 0 : value > 255 ? 255 : value;
-}
 
 /** A Uint32 view of RGBA bytes (copying only if they are not 4-byte aligned). */
 function pixelsOf(data: Uint8Array): Uint32Array {
@@ -168,86 +183,189 @@ function pixelsOf(data: Uint8Array): Uint32Array {
   return new Uint32Array(data.slice().buffer);
 }
 
-/**
- * Resamples `source` to `width`×`height` but computes only the output rows listed (ascending),
- * stacked in that order: the downscale's size estimates need a sample of rows, and this makes them
- * cost that fraction of a full resize.
- *
- * Vertical pass first, over whole rows (sequential memory access, which is what makes JS fast
- * here), then the horizontal pass on the few rows that are left, reading each pixel as one 32-bit
- * word. The four channels are filtered alike, so byte order does not matter.
- */
-function resampleRows(source: Bitmap, width: number, height: number, outputRows: ArrayLike<number>): Bitmap {
-  const input = source.data;
-  const sourceRowBytes = source.width * 4;
-  const rowCount = outputRows.length;
+/** One output row of the horizontal pass, reading and writing each pixel as one 32-bit word. */
+function horizontalRow(
+  input: Uint32Array,
+  inputStart: number,
+  taps: FilterTaps,
+  output: Uint32Array,
+  outputStart: number,
+  width: number,
+): void {
+  const { start, count, weights, maxTaps } = taps;
+  let outputIndex = outputStart;
+  for (let outX = 0; outX < width; outX++) {
+    const tapCount = count[outX] ?? 0;
+    const weightStart = outX * maxTaps;
+    let inputIndex = inputStart + (start[outX] ?? 0);
+    let channel0 = ROUNDING;
+    let channel1 = ROUNDING;
+    let channel2 = ROUNDING;
+    let channel3 = ROUNDING;
+    // Two taps at a time: half the loop overhead for the usual 2 to 4 taps.
+    let tap = 0;
+    for (; tap + 1 < tapCount; tap += 2) {
+      const weightA = weights[weightStart + tap] ?? 0;
+      const weightB = weights[weightStart + tap + 1] ?? 0;
+      const pixelA = input[inputIndex++] ?? 0;
+      const pixelB = input[inputIndex++] ?? 0;
+      channel0 += (pixelA & 0xff) * weightA + (pixelB & 0xff) * weightB;
+      channel1 += ((pixelA >>> 8) & 0xff) * weightA + ((pixelB >>> 8) & 0xff) * weightB;
+      channel2 += ((pixelA >>> 16) & 0xff) * weightA + ((pixelB >>> 16) & 0xff) * weightB;
+      channel3 += (pixelA >>> 24) * weightA + (pixelB >>> 24) * weightB;
+    }
+    if (tap < tapCount) {
+      const weight = weights[weightStart + tap] ?? 0;
+      const pixel = input[inputIndex] ?? 0;
+      channel0 += (pixel & 0xff) * weight;
+      channel1 += ((pixel >>> 8) & 0xff) * weight;
+      channel2 += ((pixel >>> 16) & 0xff) * weight;
+      channel3 += (pixel >>> 24) * weight;
+    }
+    output[outputIndex++] =
+      ((channel0 >> WEIGHT_BITS) |
+        ((channel1 >> WEIGHT_BITS) << 8) |
+        ((channel2 >> WEIGHT_BITS) << 16) |
+        ((channel3 >> WEIGHT_BITS) << 24)) >>>
+      0;
+  }
+}
 
-  // Vertical: one source-width row per requested output row.
-  let vertical: Uint8Array;
-  if (source.height === height) {
-    vertical = new Uint8Array(rowCount * sourceRowBytes);
-    for (let index = 0; index < rowCount; index++) {
-      const from = (outputRows[index] ?? 0) * sourceRowBytes;
-      vertical.set(input.subarray(from, from + sourceRowBytes), index * sourceRowBytes);
+/**
+ * One output row of the vertical pass: a weighted sum of `tapCount` consecutive input rows. The
+ * common tap counts are fused into one loop over the row (about 3x faster in V8 than accumulating
+ * tap by tap into a sums array); the general case is there for upscaling.
+ */
+function verticalRow(
+  input: Uint8Array,
+  rowBytes: number,
+  firstRow: number,
+  tapCount: number,
+  weights: Int32Array,
+  output: Uint8Array,
+): void {
+  const row = (tap: number) => input.subarray((firstRow + tap) * rowBytes, (firstRow + tap + 1) * rowBytes);
+  const weight0 = weights[0] ?? 0;
+  const weight1 = weights[1] ?? 0;
+  const weight2 = weights[2] ?? 0;
+  const weight3 = weights[3] ?? 0;
+  if (tapCount === 1) {
+    output.set(row(0));
+  } else if (tapCount === 2) {
+    const row0 = row(0);
+    const row1 = row(1);
+    for (let offset = 0; offset < rowBytes; offset++) {
+      output[offset] =
+        ((row0[offset] ?? 0) * weight0 + (row1[offset] ?? 0) * weight1 + ROUNDING) >> WEIGHT_BITS;
+    }
+  } else if (tapCount === 3) {
+    const row0 = row(0);
+    const row1 = row(1);
+    const row2 = row(2);
+    for (let offset = 0; offset < rowBytes; offset++) {
+      output[offset] =
+        ((row0[offset] ?? 0) * weight0 +
+          (row1[offset] ?? 0) * weight1 +
+          (row2[offset] ?? 0) * weight2 +
+          ROUNDING) >>
+        WEIGHT_BITS;
+    }
+  } else if (tapCount === 4) {
+    const row0 = row(0);
+    const row1 = row(1);
+    const row2 = row(2);
+    const row3 = row(3);
+    for (let offset = 0; offset < rowBytes; offset++) {
+      output[offset] =
+        ((row0[offset] ?? 0) * weight0 +
+          (row1[offset] ?? 0) * weight1 +
+          (row2[offset] ?? 0) * weight2 +
+          (row3[offset] ?? 0) * weight3 +
+          ROUNDING) >>
+        WEIGHT_BITS;
     }
   } else {
-    const taps = triangleTaps(source.height, height);
-    const { start, count, weights, maxTaps } = taps;
-    vertical = new Uint8Array(rowCount * sourceRowBytes);
-    const sums = new Int32Array(sourceRowBytes);
-    for (let index = 0; index < rowCount; index++) {
-      const outY = outputRows[index] ?? 0;
-      sums.fill(ROUNDING);
-      const firstRow = start[outY] ?? 0;
-      const tapCount = count[outY] ?? 0;
-      for (let tap = 0; tap < tapCount; tap++) {
-        const weight = weights[outY * maxTaps + tap] ?? 0;
-        const rowStart = (firstRow + tap) * sourceRowBytes;
-        for (let offset = 0; offset < sourceRowBytes; offset++) {
-          sums[offset] = (sums[offset] ?? 0) + (input[rowStart + offset] ?? 0) * weight;
-        }
-      }
-      const outStart = index * sourceRowBytes;
-      for (let offset = 0; offset < sourceRowBytes; offset++) {
-        vertical[outStart + offset] = clampByte((sums[offset] ?? 0) >> WEIGHT_BITS);
+    const sums = new Int32Array(rowBytes).fill(ROUNDING);
+    for (let tap = 0; tap < tapCount; tap++) {
+      const weight = weights[tap] ?? 0;
+      const source = row(tap);
+      for (let offset = 0; offset < rowBytes; offset++) {
+        sums[offset] = (sums[offset] ?? 0) + (source[offset] ?? 0) * weight;
       }
     }
+    for (let offset = 0; offset < rowBytes; offset++) output[offset] = (sums[offset] ?? 0) >> WEIGHT_BITS;
   }
-  if (source.width === width) return { data: vertical, width, height: rowCount };
+}
 
-  // Horizontal.
-  const { start, count, weights, maxTaps } = triangleTaps(source.width, width);
-  const inputPixels = pixelsOf(vertical);
-  const output = new Uint8Array(rowCount * width * 4);
-  const outputPixels = new Uint32Array(output.buffer);
-  for (let row = 0; row < rowCount; row++) {
-    const rowStart = row * source.width;
-    let outputIndex = row * width;
-    for (let outX = 0; outX < width; outX++) {
-      const tapCount = count[outX] ?? 0;
-      const weightStart = outX * maxTaps;
-      let inputIndex = rowStart + (start[outX] ?? 0);
-      let channel0 = ROUNDING;
-      let channel1 = ROUNDING;
-      let channel2 = ROUNDING;
-      let channel3 = ROUNDING;
-      for (let tap = 0; tap < tapCount; tap++) {
-        const weight = weights[weightStart + tap] ?? 0;
-        const pixel = inputPixels[inputIndex++] ?? 0;
-        channel0 += (pixel & 0xff) * weight;
-        channel1 += ((pixel >>> 8) & 0xff) * weight;
-        channel2 += ((pixel >>> 16) & 0xff) * weight;
-        channel3 += (pixel >>> 24) * weight;
-      }
-      outputPixels[outputIndex++] =
-        (clampByte(channel0 >> WEIGHT_BITS) |
-          (clampByte(channel1 >> WEIGHT_BITS) << 8) |
-          (clampByte(channel2 >> WEIGHT_BITS) << 16) |
-          (clampByte(channel3 >> WEIGHT_BITS) << 24)) >>>
-        0;
+/** Where resampled rows go: row i of the result at `byteOffset + i * rowBytes` in `data`. */
+export interface RowTarget {
+  data: Uint8Array;
+  byteOffset: number;
+  rowBytes: number;
+}
+
+/**
+ * Resamples `source` to `width`×`height` but computes only the output rows listed (ascending),
+ * writing them one after another into `target`: the downscale's size estimates need a sample of
+ * rows, and this makes them cost that fraction of a full resize.
+ *
+ * Row by row, vertical pass then horizontal: the vertical pass works on whole rows (sequential
+ * memory access, which is what makes JS fast here), and only one intermediate row is ever held, so
+ * a 50 MP source does not need a second full-size buffer. The horizontal pass reads each pixel as
+ * one 32-bit word; the four channels are filtered alike, so byte order does not matter.
+ */
+function resampleRowsInto(
+  source: Bitmap,
+  width: number,
+  height: number,
+  outputRows: ArrayLike<number>,
+  target: RowTarget,
+): void {
+  const input = source.data;
+  const sourceRowBytes = source.width * 4;
+  const vertical = source.height === height ? undefined : triangleTaps(source.height, height);
+  const horizontal = source.width === width ? undefined : triangleTaps(source.width, width);
+  const inputPixels = vertical ? undefined : pixelsOf(input);
+  const rowBuffer = new Uint8Array(sourceRowBytes);
+  const rowPixels = new Uint32Array(rowBuffer.buffer);
+  const aligned = (target.data.byteOffset + target.byteOffset) % 4 === 0 && target.rowBytes % 4 === 0;
+  const targetPixels = aligned
+    ? new Uint32Array(target.data.buffer, target.data.byteOffset, target.data.byteLength >> 2)
+    : undefined;
+  const outputRow = aligned ? undefined : new Uint32Array(width);
+
+  for (let index = 0; index < outputRows.length; index++) {
+    const outY = outputRows[index] ?? 0;
+    const targetOffset = target.byteOffset + index * target.rowBytes;
+    // Vertical: the source row itself, or a weighted sum of source rows in rowBuffer.
+    let rowWords: Uint32Array;
+    let rowStart: number;
+    if (vertical) {
+      const weightStart = outY * vertical.maxTaps;
+      verticalRow(
+        input,
+        sourceRowBytes,
+        vertical.start[outY] ?? 0,
+        vertical.count[outY] ?? 0,
+        vertical.weights.subarray(weightStart, weightStart + vertical.maxTaps),
+        rowBuffer,
+      );
+      rowWords = rowPixels;
+      rowStart = 0;
+    } else {
+      rowWords = inputPixels ?? rowPixels;
+      rowStart = outY * source.width;
+    }
+    if (!horizontal) {
+      const bytes = new Uint8Array(rowWords.buffer, rowWords.byteOffset + rowStart * 4, sourceRowBytes);
+      target.data.set(bytes, targetOffset);
+    } else if (targetPixels) {
+      horizontalRow(rowWords, rowStart, horizontal, targetPixels, targetOffset >> 2, width);
+    } else if (outputRow) {
+      horizontalRow(rowWords, rowStart, horizontal, outputRow, 0, width);
+      target.data.set(new Uint8Array(outputRow.buffer), targetOffset);
     }
   }
-  return { data: output, width, height: rowCount };
 }
 
 function allRows(height: number): Int32Array {
@@ -277,11 +395,18 @@ export class Downsampler {
   /** The whole image at width×height (may be the source itself when the size is unchanged). */
   resize(width: number, height: number): Bitmap {
     if (width === this.source.width && height === this.source.height) return this.source;
-    return resampleRows(this.reducedFor(width, height), width, height, allRows(height));
+    return this.resizeRows(width, height, allRows(height));
   }
 
   /** Only the listed rows (ascending) of the image at width×height, stacked. */
   resizeRows(width: number, height: number, rows: ArrayLike<number>): Bitmap {
-    return resampleRows(this.reducedFor(width, height), width, height, rows);
+    const data = new Uint8Array(rows.length * width * 4);
+    this.resizeRowsInto(width, height, rows, { data, byteOffset: 0, rowBytes: width * 4 });
+    return { data, width, height: rows.length };
+  }
+
+  /** The listed rows (ascending) of the image at width×height, written into `target`. */
+  resizeRowsInto(width: number, height: number, rows: ArrayLike<number>, target: RowTarget): void {
+    resampleRowsInto(this.reducedFor(width, height), width, height, rows, target);
   }
 }
