@@ -40,7 +40,7 @@ const outputScaleBefore = fluxSandboxSettings.outputScale;
 const pendingPollsBefore = fluxSandboxSettings.pendingPolls;
 
 beforeAll(async () => {
-  stack = await startTestStack({ env: { PROVIDER_TIMEOUT_SECONDS: '5' } });
+  stack = await startTestStack({ env: { PROVIDER_TIMEOUT_SECONDS: '15' } });
   inputBytes = await samplePng(96, 64);
   inputUrl = await stack.upload('uploads/flux-workflow/input.png', inputBytes, 'image/png');
   // Small results keep encoding fast; the adapter does not depend on the size.

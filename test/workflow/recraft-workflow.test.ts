@@ -60,7 +60,7 @@ async function mask(width: number, height: number, grey = false): Promise<Buffer
 beforeAll(async () => {
   // Generated images at a quarter of their size (256 px sides): the same code paths, less work.
   recraftSandboxSettings.outputScale = 0.25;
-  stack = await startTestStack({ env: { PROVIDER_TIMEOUT_SECONDS: '3' } });
+  stack = await startTestStack();
   const upload = (name: string, bytes: Buffer) =>
     stack.upload(`uploads/recraft-wf/${name}`, bytes, 'image/png');
   urls.image = await upload('image.png', await samplePng(256, 256));

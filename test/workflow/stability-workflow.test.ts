@@ -28,7 +28,7 @@ function flatImage(width: number, height: number, format: 'png' | 'jpeg'): Promi
 beforeAll(async () => {
   // Generated pictures a quarter of the size per side keep the simulator fast.
   stabilitySandboxSettings.outputScale = 0.25;
-  stack = await startTestStack({ env: { PROVIDER_TIMEOUT_SECONDS: '3' } });
+  stack = await startTestStack();
   [squareUrl, wideUrl, jpegUrl] = await Promise.all([
     stack.upload('uploads/stability-wf/square.png', await makePhotoFile('png', 128, 128), 'image/png'),
     stack.upload('uploads/stability-wf/wide.png', await makePhotoFile('png', 192, 108), 'image/png'),
