@@ -95,7 +95,8 @@ export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> =
     description: 'State SubmitProviderJob: create the asynchronous provider job and record its id',
     timeoutSeconds: 300,
     memoryMb: 1024,
-    table: 'write',
+    // Reads the task first: a job already submitted is resumed, not created again.
+    table: 'read-write',
     supabase: true,
     providers: true,
   },

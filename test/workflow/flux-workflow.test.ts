@@ -356,3 +356,16 @@ describe('Flux polling URL', () => {
     });
   });
 });
+
+describe('resuming a submitted job', () => {
+  it('polls the job already recorded on the task instead of creating a second one', async () => {
+    const ref = await processingTask();
+    const before = (await fluxRequests('create')).length;
+    const first = await submitProviderJob(ref);
+    const again = await submitProviderJob(ref);
+    expect((await fluxRequests('create')).length - before).toBe(1);
+    expect(again.provider_job_id).toBe(first.provider_job_id);
+    expect(again.state).toEqual(first.state);
+    expect((await taskRepository.get(TENANT, ref.job_id))?.provider_state).toEqual(first.state);
+  });
+});

@@ -73,15 +73,25 @@ export const taskRepository = {
     });
   },
 
-  /** Records the provider's own job id (before any polling, so a restart can resume it). */
-  async setProviderJob(tenantId: string, jobId: string, providerJobId: string): Promise<boolean> {
+  /**
+   * Records the provider's own job id and what polling it needs, before any polling, so a rerun
+   * of the submit step (a retry, or a restarted local stack) resumes the job instead of paying for
+   * a second one.
+   */
+  async setProviderJob(
+    tenantId: string,
+    jobId: string,
+    providerJobId: string,
+    providerState: Record<string, unknown>,
+  ): Promise<boolean> {
     return conditionalUpdate(tenantId, jobId, {
-      update: 'SET ai_service_task_id = :provider_job, updated_at = :now',
+      update: 'SET ai_service_task_id = :provider_job, provider_state = :state, updated_at = :now',
       condition: '#status = :processing',
       names: { '#status': 'status' },
       values: {
         ':processing': { S: 'processing' },
         ':provider_job': { S: providerJobId },
+        ':state': { M: toItem(providerState) },
         ':now': { S: new Date().toISOString() },
       },
     });

@@ -26,6 +26,8 @@ export const TaskSchema = z.object({
   error_code: z.string().optional(),
   progress: z.number().optional(),
   ai_service_task_id: z.string().optional(),
+  /** What polling the provider's job needs (e.g. BFL's polling URL), kept so a rerun resumes it. */
+  provider_state: z.record(z.string(), z.unknown()).optional(),
   created_at: z.string(),
   updated_at: z.string(),
   started_at: z.string().optional(),

@@ -71,22 +71,39 @@ export type ProviderJob = z.infer<typeof ProviderJobSchema>;
 const FIRST_WAIT_SECONDS = 2;
 const MAX_WAIT_SECONDS = 30;
 
-/** Asynchronous providers: submit once and record the provider's job id before any polling. */
+/**
+ * Asynchronous providers: submit once and record the provider's job id before any polling. A
+ * task that already has one (the step ran before: a retry after a late failure, or a rerun after
+ * a restart) resumes that job: providers offer no idempotency key, so a second create would be a
+ * second bill.
+ */
 export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
   const entry = operationEntry(task.operation, task.provider);
   if (entry.mode !== 'async')
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
+  const deadline = new Date(
+    Date.now() + (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000,
+  ).toISOString();
+  const current = await taskRepository.get(task.tenant_id, task.job_id);
+  if (current?.ai_service_task_id && current.provider_state) {
+    return {
+      status: 'pending',
+      provider_job_id: current.ai_service_task_id,
+      state: current.provider_state,
+      wait_seconds: FIRST_WAIT_SECONDS,
+      deadline,
+      sent: { resumed: true },
+    };
+  }
   const inputs = await fetchInputs(task.params, entry.inputFields);
   const submitted = await entry.submit(task.params, inputs, {});
-  await taskRepository.setProviderJob(task.tenant_id, task.job_id, submitted.providerJobId);
+  await taskRepository.setProviderJob(task.tenant_id, task.job_id, submitted.providerJobId, submitted.state);
   return {
     status: 'pending',
     provider_job_id: submitted.providerJobId,
     state: submitted.state,
     wait_seconds: FIRST_WAIT_SECONDS,
-    deadline: new Date(
-      Date.now() + (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000,
-    ).toISOString(),
+    deadline,
     sent: submitted.sent,
   };
 }
