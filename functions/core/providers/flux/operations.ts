@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputInvalidError, ProviderRejectedError, ProviderUnavailableError } from '../../errors.ts';
+import { webImageKind } from '../../images/formats.ts';
 import { logger } from '../../logger.ts';
 import { assetUrlField, booleanField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
 import type {
@@ -28,8 +29,6 @@ const OUTPUT_FORMATS = ['png', 'jpeg'] as const;
 const MAX_PROMPT_CHARACTERS = 10_000;
 /** Seeds travel as JSON numbers: larger integers would silently lose precision. */
 const MAX_SEED = Number.MAX_SAFE_INTEGER;
-/** The input types BFL decodes; anything else fails here, before a billable call. */
-const INPUT_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp']);
 
 /**
  * Kontext usually finishes in 5–20 s; BFL suggests polling every 0.5–2 s. The state machine
@@ -112,8 +111,8 @@ async function submit(
   const request = ImageToImageSchema.parse(params);
   const input = inputs.find((candidate) => candidate.field === 'input_image_asset_url');
   if (!input) throw new InputInvalidError('input_image_asset_url is required');
-  const kind = sniffFileKind(input.bytes);
-  if (!kind || !INPUT_TYPES.has(kind.contentType)) {
+  // BFL decodes PNG, JPEG and WebP; anything else fails here, before a billable call.
+  if (!webImageKind(input.bytes)) {
     throw new InputInvalidError('input_image_asset_url must be a PNG, JPEG or WebP image for Flux');
   }
   const connection = await bflConnection();

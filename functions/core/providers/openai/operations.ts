@@ -2,6 +2,7 @@ import { toFile } from 'openai';
 import type { ImagesResponse } from 'openai/resources/images';
 import { z } from 'zod';
 import { InputInvalidError, ProviderRejectedError } from '../../errors.ts';
+import { webImageKind } from '../../images/formats.ts';
 import { assetUrlField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
 import type {
   GeneratedFile,
@@ -162,20 +163,13 @@ async function generate(request: TextToImageRequest, signal?: AbortSignal): Prom
   }
 }
 
-const EDIT_INPUT_TYPES: Record<string, string> = {
-  'image/png': 'png',
-  'image/jpeg': 'jpg',
-  'image/webp': 'webp',
-};
-
 async function edit(
   request: ImageToImageRequest,
   input: Buffer,
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
-  const kind = sniffFileKind(input);
-  const extension = kind ? EDIT_INPUT_TYPES[kind.contentType] : undefined;
-  if (!kind || !extension) {
+  const kind = webImageKind(input);
+  if (!kind) {
     throw new InputInvalidError(
       'input_image_asset_url must be a PNG, JPEG or WebP image for OpenAI image edits',
     );
@@ -183,7 +177,7 @@ async function edit(
   const openai = await openaiClient();
   try {
     // The SDK mis-encodes a bare Buffer; toFile gives the part its real name and type.
-    const image = await toFile(input, `input.${extension}`, { type: kind.contentType });
+    const image = await toFile(input, `input.${kind.extension}`, { type: kind.contentType });
     const response = await openai.images.edit(
       {
         image,

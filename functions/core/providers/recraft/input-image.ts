@@ -1,5 +1,6 @@
 import { InputInvalidError, InputTooLargeError } from '../../errors.ts';
-import { decodeImage, detectFormat, readImageSize } from '../../images/codecs.ts';
+import { decodeImage } from '../../images/codecs.ts';
+import { detectFormat, readImageSize, webImageKind } from '../../images/formats.ts';
 import type { FetchedInput } from '../../storage/input-fetcher.ts';
 
 /**
@@ -28,12 +29,6 @@ const MAX_PIXELS = MAX_SIDE * MAX_SIDE;
 /** "Under 10 MB". */
 const MAX_BYTES = 10 * 1024 * 1024;
 
-const INPUT_TYPES = {
-  png: { contentType: 'image/png', extension: 'png' },
-  jpeg: { contentType: 'image/jpeg', extension: 'jpg' },
-  webp: { contentType: 'image/webp', extension: 'webp' },
-} as const;
-
 /** An input Recraft will take, ready for a multipart part. */
 export interface CheckedImage {
   field: string;
@@ -58,7 +53,7 @@ export function checkInputImage(input: FetchedInput, limits: SideLimits): Checke
     );
   }
   const format = detectFormat(bytes);
-  const type = format === 'png' || format === 'jpeg' || format === 'webp' ? INPUT_TYPES[format] : undefined;
+  const type = webImageKind(bytes);
   if (!format || !type) {
     throw new InputInvalidError(
       `${field} must be a PNG, JPEG or WebP image for Recraft ${limits.tool}${format ? ` (it is ${format.toUpperCase()})` : ''}`,

@@ -1,5 +1,5 @@
 import { InputInvalidError, InputTooLargeError } from '../../errors.ts';
-import { detectFormat, readImageSize } from '../../images/codecs.ts';
+import { detectFormat, readImageSize, webImageKind } from '../../images/formats.ts';
 import type { FetchedInput } from '../../storage/input-fetcher.ts';
 
 /**
@@ -28,12 +28,6 @@ export const FAST_UPSCALE_LIMITS = { minSide: 32, maxSide: 1_536, minPixels: 1_0
 
 /** Stability refuses request bodies over 10 MiB; the text fields need a little of that. */
 const MAX_IMAGE_BYTES = 10 * 1024 * 1024 - 64 * 1024;
-
-const STABILITY_INPUT_TYPES = {
-  png: { contentType: 'image/png', extension: 'png' },
-  jpeg: { contentType: 'image/jpeg', extension: 'jpg' },
-  webp: { contentType: 'image/webp', extension: 'webp' },
-} as const;
 
 /** An input image Stability will take, with the facts the request needs. */
 export interface CheckedImage {
@@ -88,8 +82,7 @@ export function checkInputImage(input: FetchedInput, limits: ImageLimits): Check
     );
   }
   const format = detectFormat(bytes);
-  const type =
-    format === 'png' || format === 'jpeg' || format === 'webp' ? STABILITY_INPUT_TYPES[format] : undefined;
+  const type = webImageKind(bytes);
   if (!format || !type) {
     throw new InputInvalidError(
       `${field} must be a PNG, JPEG or WebP image for ${limits.service}${format ? ` (it is ${format.toUpperCase()})` : ''}`,
