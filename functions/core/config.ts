@@ -30,6 +30,7 @@ const EnvironmentSchema = z.object({
   STABILITY_BASE_URL: z.url().default('https://api.stability.ai'),
   RECRAFT_BASE_URL: z.url().default('https://external.api.recraft.ai'),
   BFL_BASE_URL: z.url().default('https://api.bfl.ai'),
+  TRIPO_BASE_URL: z.url().default('https://api.tripo3d.ai/v2/openapi'),
   PROVIDER_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
   RATE_LIMIT_GENERATION_PER_MINUTE: positiveInt.default(60),
   RATE_LIMIT_STATUS_PER_MINUTE: positiveInt.default(600),

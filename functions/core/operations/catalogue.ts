@@ -3,6 +3,7 @@ import { fluxOperations } from '../providers/flux/operations.ts';
 import { openaiOperations } from '../providers/openai/operations.ts';
 import { recraftOperations } from '../providers/recraft/operations.ts';
 import { stabilityOperations } from '../providers/stability/operations.ts';
+import { tripoOperations } from '../providers/tripo/operations.ts';
 import { downscaleOperation } from './downscale.ts';
 import type { ProviderOperation } from './provider-operation.ts';
 
@@ -33,6 +34,7 @@ const PROVIDER_OPERATIONS: Partial<Record<string, ProviderOperation>>[] = [
   stabilityOperations,
   recraftOperations,
   fluxOperations,
+  tripoOperations,
   { downscale: downscaleOperation },
 ];
 
