@@ -9,6 +9,8 @@ export interface GeneratedFile {
 }
 
 export interface ProviderRunContext {
+  /** The tenant whose task this is (e.g. to find a model this service produced for it). */
+  tenantId: string;
   /** Aborted when the workflow step must give up. */
   signal?: AbortSignal;
 }

@@ -53,7 +53,7 @@ export async function runProvider(task: TaskRef): Promise<StepResult> {
   if (entry.mode !== 'sync')
     throw new Error(`${task.operation}/${task.provider} is not a synchronous operation`);
   const inputs = await fetchInputs(task.params, entry.inputFields);
-  const { files, sent, facts } = await entry.run(task.params, inputs, {});
+  const { files, sent, facts } = await entry.run(task.params, inputs, { tenantId: task.tenant_id });
   return { assets: await storeFiles(task, files), sent, ...(facts ? { facts } : {}) };
 }
 
@@ -96,7 +96,7 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
     };
   }
   const inputs = await fetchInputs(task.params, entry.inputFields);
-  const submitted = await entry.submit(task.params, inputs, {});
+  const submitted = await entry.submit(task.params, inputs, { tenantId: task.tenant_id });
   await taskRepository.setProviderJob(task.tenant_id, task.job_id, submitted.providerJobId, submitted.state);
   return {
     status: 'pending',
@@ -113,7 +113,7 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
   const entry = operationEntry(task.operation, task.provider);
   if (entry.mode !== 'async')
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
-  const outcome = await entry.poll(job.state, {});
+  const outcome = await entry.poll(job.state, { tenantId: task.tenant_id });
   if (outcome.status === 'done') {
     // Provider result URLs expire in minutes: store the files now.
     const assets = await storeFiles(task, outcome.files);
