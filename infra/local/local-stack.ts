@@ -154,7 +154,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     deleteTableMs: 0,
     updateTableMs: 0,
   });
-  const dynamoPort = await listen(dynamo as unknown as Server, 0, '127.0.0.1');
+  const dynamoPort = await listen(dynamo, 0, '127.0.0.1');
 
   const server = createServer();
   const port = await listen(server, options.port ?? Number(process.env.PORT ?? 8000), host);
@@ -354,7 +354,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await new Promise<void>((done) => server.close(() => done()));
       await Promise.race([runner.idle(), new Promise((done) => setTimeout(done, 2000).unref())]);
       resetDynamoClient();
-      await new Promise<void>((done) => (dynamo as unknown as Server).close(() => done()));
+      await new Promise<void>((done) => dynamo.close(() => done()));
     },
   };
 }

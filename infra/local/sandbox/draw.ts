@@ -65,6 +65,7 @@ export async function drawPicture(options: DrawOptions) {
   if (options.input) {
     const input = await Jimp.read(options.input);
     input.resize({ w: width, h: height });
+    // jimp types `Jimp.read` and `new Jimp` images as different generic instances of one class.
     image.composite(input as unknown as typeof image, 0, 0, { opacitySource: 0.5 });
   }
   return image;
