@@ -22,7 +22,6 @@ import createWebpDecoderModule from '@jsquash/webp/codec/dec/webp_dec.js';
 import createWebpEncoderModule from '@jsquash/webp/codec/enc/webp_enc.js';
 import createWebpEncoderSimdModule from '@jsquash/webp/codec/enc/webp_enc_simd.js';
 import { defaultOptions as webpDefaultOptions } from '@jsquash/webp/meta.js';
-import { Jimp } from 'jimp';
 import { InputInvalidError, InputTooLargeError } from '../errors.ts';
 import {
   ascii,
@@ -298,9 +297,21 @@ async function decodeJpeg(bytes: Uint8Array): Promise<{ data: Uint8Array; width:
   });
 }
 
+/**
+ * jimp is loaded on first use: evaluating it costs ~270 ms, and most functions that import this
+ * module (the submit handler through the catalogue, the provider adapters) never decode a GIF,
+ * BMP or TIFF.
+ */
+let jimpModule: Promise<typeof import('jimp')> | undefined;
+function loadJimp(): Promise<typeof import('jimp')> {
+  jimpModule ??= import('jimp');
+  return jimpModule;
+}
+
 async function decodeWithJimp(
   bytes: Uint8Array,
 ): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const { Jimp } = await loadJimp();
   const image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const { data, width, height } = image.bitmap;
   return { data: asUint8(data), width, height };
@@ -513,6 +524,7 @@ const SMALLEST_WASM_JPEG_BYTES = 64 * 1024;
 async function encodeJpegWithJimp(bitmap: RgbaBitmap, quality: number): Promise<Buffer> {
   const data = Buffer.alloc(bitmap.width * bitmap.height * 4);
   flattenOntoWhite(bitmap.data, data, 4);
+  const { Jimp } = await loadJimp();
   const image = Jimp.fromBitmap({ data, width: bitmap.width, height: bitmap.height });
   return image.getBuffer('image/jpeg', { quality });
 }
