@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { requireSecret } from '../config.ts';
 import { UnauthorizedError, ValidationError } from '../errors.ts';
 import { oneOf } from '../operations/fields.ts';
-import { issuesFromZod, validationFailure } from '../operations/validate-request.ts';
+import { issuesFromZod, validationFailure } from '../validation-issues.ts';
 import { registerApiKey, secretsMatch, TENANT_TYPES } from './api-keys.ts';
 
 const RegisterSchema = z.object({

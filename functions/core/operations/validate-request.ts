@@ -1,5 +1,5 @@
-import type { z } from 'zod';
-import { type FieldIssue, ValidationError } from '../errors.ts';
+import { ValidationError } from '../errors.ts';
+import { issuesFromZod, validationFailure } from '../validation-issues.ts';
 import { selectProvider } from './catalogue.ts';
 import type { ProviderOperation } from './provider-operation.ts';
 
@@ -7,31 +7,6 @@ export interface ValidatedGeneration {
   entry: ProviderOperation;
   clientTaskId: string;
   params: Record<string, unknown>;
-}
-
-function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
-  let current: unknown = body;
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null) return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
-}
-
-/** zod issues as `{field, message}`; a field absent from the body is reported as required. */
-export function issuesFromZod(error: z.ZodError, body: unknown): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.length > 0 ? issue.path.map(String).join('.') : 'body',
-    message:
-      issue.code === 'invalid_type' && issue.path.length > 0 && valueAt(body, issue.path) === undefined
-        ? 'is required'
-        : issue.message,
-  }));
-}
-
-export function validationFailure(issues: FieldIssue[]): ValidationError {
-  const sentences = issues.map((issue) => `${issue.field} ${issue.message}`);
-  return new ValidationError(`Invalid request: ${sentences.join('; ')}`, issues);
 }
 
 /** Validates a generation body with the selected provider's schema (contract §3). */

@@ -9,7 +9,8 @@ import type { CheckedImage } from './input-image.ts';
 
 /**
  * The Stability AI REST v2beta transport (provider-contracts.md §3.1): every service the BFF
- * uses is one synchronous multipart POST that answers the image itself.
+ * uses is one synchronous multipart POST that answers the result itself (an image, or for
+ * SPAR3D a GLB model).
  */
 
 export const STABILITY_LABEL = 'Stability AI';
@@ -24,8 +25,16 @@ export interface StabilityCall {
   fields: Record<string, StabilityFieldValue | undefined>;
   /** The `image` part, for every service but text-to-image. */
   image?: CheckedImage;
+  /** What the service answers: an image (the default) or a GLB model (the 3D services). */
+  produces?: 'image' | 'model';
   signal?: AbortSignal;
 }
+
+// The image services negotiate with `accept` (`image/*` answers raw bytes). The 3D services
+// document no negotiation and only answer GLB (provider-contracts §3.2): they get the wildcard
+// that Stability's own samples send, since `application/json` is refused there and `image/*`
+// would ask for a type they never answer.
+const ACCEPT = { image: 'image/*', model: '*/*' } as const;
 
 export interface StabilityResult {
   file: GeneratedFile;
@@ -72,9 +81,10 @@ async function translateError(response: Response): Promise<Error> {
   return errorForStatus(STABILITY_LABEL, response.status, detail);
 }
 
-/** One call to a Stability image service; throws the BFF's named errors. */
+/** One call to a Stability service; throws the BFF's named errors. */
 export async function callStability(call: StabilityCall): Promise<StabilityResult> {
   const baseUrl = getConfig().STABILITY_BASE_URL.replace(/\/+$/, '');
+  const produces = call.produces ?? 'image';
   const apiKey = await requireSecret('STABILITY_API_KEY');
 
   // Stability takes multipart/form-data only, even without a file; fetch writes the boundary
@@ -90,7 +100,7 @@ export async function callStability(call: StabilityCall): Promise<StabilityResul
 
   const response = await providerFetch(STABILITY_LABEL, `${baseUrl}${call.path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}`, accept: 'image/*' },
+    headers: { authorization: `Bearer ${apiKey}`, accept: ACCEPT[produces] },
     body: form,
     ...(call.signal ? { signal: call.signal } : {}),
   });
@@ -109,8 +119,11 @@ export async function callStability(call: StabilityCall): Promise<StabilityResul
   const bytes = Buffer.from(await response.arrayBuffer());
   // The bytes, not the content-type header, decide how the result is stored.
   const kind = sniffFileKind(bytes);
-  if (!kind?.contentType.startsWith('image/')) {
-    throw new ProviderRejectedError(`${STABILITY_LABEL} returned data that is not an image`);
+  const expected = produces === 'model' ? kind?.extension === 'glb' : kind?.contentType.startsWith('image/');
+  if (!kind || !expected) {
+    throw new ProviderRejectedError(
+      `${STABILITY_LABEL} returned data that is not ${produces === 'model' ? 'a GLB model' : 'an image'}`,
+    );
   }
   const seedHeader = Number(response.headers.get('seed') ?? Number.NaN);
   return {

@@ -23,6 +23,8 @@ export interface ImageLimits {
 export const CONTROL_LIMITS = { minSide: 64, minPixels: 4_096, maxPixels: 9_437_184, maxAspect: 2.5 };
 /** Remove background: sides ≥ 64, 4,096–4,194,304 px, any aspect. */
 export const REMOVE_BACKGROUND_LIMITS = { minSide: 64, minPixels: 4_096, maxPixels: 4_194_304 };
+/** SPAR3D (image-to-model): sides ≥ 64, 4,096–4,194,304 px, any aspect (same rule as Stable Fast 3D). */
+export const SPAR3D_LIMITS = { minSide: 64, minPixels: 4_096, maxPixels: 4_194_304 };
 /** Fast upscale: sides 32–1,536, 1,024–1,048,576 px. */
 export const FAST_UPSCALE_LIMITS = { minSide: 32, maxSide: 1_536, minPixels: 1_024, maxPixels: 1_048_576 };
 

@@ -11,10 +11,11 @@ import {
   FAST_UPSCALE_LIMITS,
   type ImageLimits,
   REMOVE_BACKGROUND_LIMITS,
+  SPAR3D_LIMITS,
 } from './input-image.ts';
 
 /**
- * Stability AI v2beta for the 2D operations of contract §3 (provider-contracts.md §3). Every
+ * Stability AI v2beta for the operations of contract §3 (provider-contracts.md §3). Every
  * guide field is checked against Stability's own limits and sent under Stability's name (they
  * are the same names); nothing else is sent.
  *
@@ -27,6 +28,8 @@ import {
  *   too, so clients keep the results they tuned against (provider-contracts §8 item 4).
  * - sketch-to-image → control/sketch; remove-background → edit/remove-background;
  *   search-and-recolor → edit/search-and-recolor; upscale → upscale/fast (the guide's only model).
+ * - image-to-model → 3d/stable-point-aware-3d (SPAR3D): the guide's fields are SPAR3D's
+ *   (target_type, target_count, guidance_scale, seed); Stable Fast 3D has none of them.
  */
 
 const STYLE_PRESETS = [
@@ -127,6 +130,56 @@ const SearchAndRecolorSchema = z.object({
   style_preset: stylePreset,
 });
 
+const TEXTURE_RESOLUTIONS = ['512', '1024', '2048'] as const;
+const MULTIVIEW_HINT = 'Stability takes exactly 1 image; use provider tripo for multiview';
+/** SPAR3D's foreground_ratio range; the guide documents 0–1 (Stable Fast 3D's range). */
+const SPAR3D_MIN_FOREGROUND_RATIO = 1;
+const SPAR3D_MAX_FOREGROUND_RATIO = 2;
+const FOREGROUND_RATIO_MESSAGE = `must be a number between 0 and ${SPAR3D_MAX_FOREGROUND_RATIO} (SPAR3D takes ${SPAR3D_MIN_FOREGROUND_RATIO}-${SPAR3D_MAX_FOREGROUND_RATIO}; values below ${SPAR3D_MIN_FOREGROUND_RATIO}, as in the guide, are sent as ${SPAR3D_MIN_FOREGROUND_RATIO})`;
+
+/**
+ * SPAR3D's fields with its own ranges. No defaults: whatever the client leaves out is left to
+ * Stability's defaults (texture 1024, foreground_ratio 1.3, remesh none, target_type none,
+ * guidance_scale 3), not the earlier deployment's 2048/6/10000 (provider-contracts §8 item 7),
+ * so the request holds only what the client chose and the row's metadata says exactly that.
+ */
+const ImageToModelSchema = z.object({
+  ...common,
+  input_image_asset_urls: z
+    .array(assetUrlField, { error: `must be a list of exactly 1 image URL (${MULTIVIEW_HINT})` })
+    // A refinement, not .min/.max: zod runs length checks even on a non-array (a bare string),
+    // which would add a second, misleading issue to the one above.
+    .superRefine((urls, context) => {
+      if (urls.length === 1) return;
+      context.addIssue({
+        code: 'custom',
+        message:
+          urls.length === 0
+            ? 'must hold exactly 1 image URL'
+            : `must hold exactly 1 image URL: ${MULTIVIEW_HINT}`,
+      });
+    }),
+  // The guide lists a prompt, but SPAR3D has no such field: accepted, kept in the row, not sent.
+  prompt: text(MAX_PROMPT, { min: 0 }).optional(),
+  // Clients send the guide's numbers; Stability documents strings. Both are taken as given
+  // (so the row keeps the request as written) and sent as text.
+  texture_resolution: z
+    .union([z.enum(TEXTURE_RESOLUTIONS), z.literal([512, 1024, 2048])], {
+      error: () => `must be one of: ${TEXTURE_RESOLUTIONS.join(', ')}`,
+    })
+    .optional(),
+  remesh: oneOf(['none', 'quad', 'triangle']).optional(),
+  foreground_ratio: z
+    .number({ error: FOREGROUND_RATIO_MESSAGE })
+    .min(0, { error: FOREGROUND_RATIO_MESSAGE })
+    .max(SPAR3D_MAX_FOREGROUND_RATIO, { error: FOREGROUND_RATIO_MESSAGE })
+    .optional(),
+  target_type: oneOf(['none', 'vertex', 'face']).optional(),
+  target_count: intRange(100, 20_000).optional(),
+  guidance_scale: numberRange(1, 10).optional(),
+  seed,
+});
+
 const UpscaleSchema = z.object({
   ...common,
   input_image_asset_url: assetUrlField,
@@ -164,12 +217,19 @@ function nonEmpty(value: string | undefined): string | undefined {
 async function run(
   path: string,
   fields: Record<string, StabilityFieldValue | undefined>,
-  options: { image?: CheckedImage; signal?: AbortSignal; translations?: Record<string, unknown> } = {},
+  options: {
+    image?: CheckedImage;
+    produces?: 'image' | 'model';
+    signal?: AbortSignal;
+    /** Translations and other facts about the request, merged into `sent`. */
+    notes?: Record<string, unknown>;
+  } = {},
 ): Promise<SyncRunResult> {
   const { file, seed: usedSeed } = await callStability({
     path,
     fields,
     ...(options.image ? { image: options.image } : {}),
+    ...(options.produces ? { produces: options.produces } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const settings: Record<string, unknown> = {};
@@ -181,7 +241,7 @@ async function run(
     sent: {
       endpoint: path,
       ...settings,
-      ...options.translations,
+      ...options.notes,
       ...(usedSeed !== undefined ? { seed_used: usedSeed } : {}),
     },
   };
@@ -249,7 +309,7 @@ function styleTransfer(
       ...(signal ? { signal } : {}),
       ...(request.aspect_ratio
         ? {}
-        : { translations: { aspect_ratio_from_input: `${image.width}x${image.height}` } }),
+        : { notes: { aspect_ratio_from_input: `${image.width}x${image.height}` } }),
     },
   );
 }
@@ -326,6 +386,47 @@ function upscale(
   );
 }
 
+/**
+ * SPAR3D from the one input image. A guide-style foreground_ratio below 1 is sent as 1, SPAR3D's
+ * minimum (contract §3's documented translation), and the row's metadata records both values.
+ */
+function imageToModel(
+  params: Record<string, unknown>,
+  inputs: FetchedInput[],
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
+  const request = ImageToModelSchema.parse(params);
+  // The fetcher names array entries by index; the schema allows exactly one.
+  const image = checked(inputs, 'input_image_asset_urls[0]', 'SPAR3D', SPAR3D_LIMITS);
+  const requestedRatio = request.foreground_ratio;
+  const translated = requestedRatio !== undefined && requestedRatio < SPAR3D_MIN_FOREGROUND_RATIO;
+  const notes: Record<string, unknown> = {};
+  if (translated) {
+    notes.translations = {
+      foreground_ratio: {
+        requested: requestedRatio,
+        sent: SPAR3D_MIN_FOREGROUND_RATIO,
+        reason: `SPAR3D takes ${SPAR3D_MIN_FOREGROUND_RATIO}-${SPAR3D_MAX_FOREGROUND_RATIO}; a value below ${SPAR3D_MIN_FOREGROUND_RATIO} is sent as ${SPAR3D_MIN_FOREGROUND_RATIO}, its minimum`,
+      },
+    };
+  }
+  if (request.prompt) notes.not_sent = { prompt: 'SPAR3D takes no prompt' };
+  return run(
+    '/v2beta/3d/stable-point-aware-3d',
+    {
+      texture_resolution:
+        request.texture_resolution === undefined ? undefined : String(request.texture_resolution),
+      foreground_ratio: translated ? SPAR3D_MIN_FOREGROUND_RATIO : requestedRatio,
+      remesh: request.remesh,
+      target_type: request.target_type,
+      target_count: request.target_count,
+      guidance_scale: request.guidance_scale,
+      seed: request.seed,
+    },
+    { image, produces: 'model', notes, ...(signal ? { signal } : {}) },
+  );
+}
+
 const imageOperation = {
   provider: 'stability',
   mode: 'sync',
@@ -369,5 +470,14 @@ export const stabilityOperations = {
     schema: UpscaleSchema,
     inputFields: ['input_image_asset_url'],
     run: (params, inputs, context) => upscale(params, inputs, context.signal),
+  },
+  'image-to-model': {
+    provider: 'stability',
+    mode: 'sync',
+    resultKind: 'model',
+    reportsProgress: false,
+    schema: ImageToModelSchema,
+    inputFields: ['input_image_asset_urls'],
+    run: (params, inputs, context) => imageToModel(params, inputs, context.signal),
   },
 } satisfies Record<string, SyncProviderOperation>;
