@@ -187,11 +187,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sandboxed: string[] = [];
   const configured: string[] = [];
   for (const provider of SANDBOX_PROVIDERS) {
-    if (process.env[provider.keyEnv] && process.env[provider.keyEnv] !== 'sandbox') {
+    const sandboxKey = provider.sandboxKey ?? 'sandbox';
+    if (process.env[provider.keyEnv] && process.env[provider.keyEnv] !== sandboxKey) {
       configured.push(provider.name);
       continue;
     }
-    process.env[provider.keyEnv] = 'sandbox';
+    process.env[provider.keyEnv] = sandboxKey;
     process.env[provider.baseUrlEnv] = `${url}/__sandbox/${provider.name}${provider.apiPath}`;
     sandboxed.push(provider.name);
   }

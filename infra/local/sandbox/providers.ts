@@ -3,6 +3,7 @@ import { openaiSimulator } from './openai.ts';
 import { recraftSimulator } from './recraft.ts';
 import type { SandboxSimulator } from './sandbox.ts';
 import { stabilitySimulator } from './stability.ts';
+import { tripoSimulator } from './tripo.ts';
 
 /**
  * Providers the local stack can stand in for. When `keyEnv` is unset, the provider runs in
@@ -16,6 +17,8 @@ export interface SandboxedProvider {
   baseUrlEnv: string;
   /** Appended to the mount to form the adapter's base URL (OpenAI's SDK expects `/v1`). */
   apiPath: string;
+  /** The placeholder key in sandbox mode, shaped like a real one where clients check (Tripo: `tsk_`). */
+  sandboxKey?: string;
 }
 
 export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
@@ -41,4 +44,12 @@ export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
     apiPath: '',
   },
   { name: 'flux', simulator: fluxSimulator, keyEnv: 'BFL_API_KEY', baseUrlEnv: 'BFL_BASE_URL', apiPath: '' },
+  {
+    name: 'tripo',
+    simulator: tripoSimulator,
+    keyEnv: 'TRIPO_API_KEY',
+    baseUrlEnv: 'TRIPO_BASE_URL',
+    apiPath: '/v2/openapi',
+    sandboxKey: 'tsk_sandbox',
+  },
 ];
