@@ -1,6 +1,18 @@
-import { getConfig } from '../config.ts';
+import { getConfig, requireSecret } from '../config.ts';
 import { ProviderRejectedError } from '../errors.ts';
 import { connectionError, timeoutError } from './provider-errors.ts';
+
+/** Where a provider is and the key it takes. */
+export interface ProviderConnection {
+  /** Configured base URL without a trailing slash (the simulator in sandbox mode). */
+  baseUrl: string;
+  key: string;
+}
+
+/** Read per call, not at module load: the local host and tests change the environment. */
+export async function providerConnection(baseUrl: string, secretName: string): Promise<ProviderConnection> {
+  return { baseUrl: baseUrl.replace(/\/+$/, ''), key: await requireSecret(secretName) };
+}
 
 /**
  * fetch for providers without an SDK (Stability, Recraft, BFL): the PROVIDER_TIMEOUT_SECONDS

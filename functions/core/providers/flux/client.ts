@@ -1,6 +1,6 @@
-import { getConfig, requireSecret } from '../../config.ts';
+import { getConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../errors.ts';
-import { providerFetch } from '../http-client.ts';
+import { type ProviderConnection, providerConnection, providerFetch } from '../http-client.ts';
 import { errorForStatus, timeoutError } from '../provider-errors.ts';
 
 /**
@@ -10,18 +10,10 @@ import { errorForStatus, timeoutError } from '../provider-errors.ts';
 
 export const FLUX_LABEL = 'Flux (Black Forest Labs)';
 
-export interface BflConnection {
-  /** Configured base URL without a trailing slash (the sandbox in local mode). */
-  baseUrl: string;
-  key: string;
-}
+export type BflConnection = ProviderConnection;
 
-/** Read per call, not at module load: the local host and tests change the environment. */
-export async function bflConnection(): Promise<BflConnection> {
-  return {
-    baseUrl: getConfig().BFL_BASE_URL.replace(/\/+$/, ''),
-    key: await requireSecret('BFL_API_KEY'),
-  };
+export function bflConnection(): Promise<BflConnection> {
+  return providerConnection(getConfig().BFL_BASE_URL, 'BFL_API_KEY');
 }
 
 /** BFL's own hosts (api.bfl.ai, its regional api.eu/us.bfl.ai, the older bfl.ml domain). */

@@ -1,9 +1,14 @@
 import { z } from 'zod';
-import { getConfig, requireSecret } from '../../config.ts';
+import { getConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../errors.ts';
 import type { GeneratedFile } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
-import { downloadProviderFile, providerFetch } from '../http-client.ts';
+import {
+  downloadProviderFile,
+  type ProviderConnection,
+  providerConnection,
+  providerFetch,
+} from '../http-client.ts';
 import { errorForStatus, moderatedError } from '../provider-errors.ts';
 
 /**
@@ -14,18 +19,10 @@ import { errorForStatus, moderatedError } from '../provider-errors.ts';
 
 export const RECRAFT_LABEL = 'Recraft';
 
-export interface RecraftConnection {
-  /** Configured base URL without a trailing slash (the sandbox in local mode). */
-  baseUrl: string;
-  key: string;
-}
+export type RecraftConnection = ProviderConnection;
 
-/** Read per call, not at module load: the local host and tests change the environment. */
-export async function recraftConnection(): Promise<RecraftConnection> {
-  return {
-    baseUrl: getConfig().RECRAFT_BASE_URL.replace(/\/+$/, ''),
-    key: await requireSecret('RECRAFT_API_KEY'),
-  };
+export function recraftConnection(): Promise<RecraftConnection> {
+  return providerConnection(getConfig().RECRAFT_BASE_URL, 'RECRAFT_API_KEY');
 }
 
 /**

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { getConfig, requireSecret } from '../../config.ts';
+import { getConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../errors.ts';
 import type { GeneratedFile } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
-import { providerFetch } from '../http-client.ts';
+import { providerConnection, providerFetch } from '../http-client.ts';
 import { errorForStatus, moderatedError } from '../provider-errors.ts';
 import type { CheckedImage } from './input-image.ts';
 
@@ -83,9 +83,11 @@ async function translateError(response: Response): Promise<Error> {
 
 /** One call to a Stability service; throws the BFF's named errors. */
 export async function callStability(call: StabilityCall): Promise<StabilityResult> {
-  const baseUrl = getConfig().STABILITY_BASE_URL.replace(/\/+$/, '');
+  const { baseUrl, key: apiKey } = await providerConnection(
+    getConfig().STABILITY_BASE_URL,
+    'STABILITY_API_KEY',
+  );
   const produces = call.produces ?? 'image';
-  const apiKey = await requireSecret('STABILITY_API_KEY');
 
   // Stability takes multipart/form-data only, even without a file; fetch writes the boundary
   // into content-type itself, so that header is never set here.

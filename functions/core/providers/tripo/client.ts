@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { getConfig, requireSecret } from '../../config.ts';
+import { getConfig } from '../../config.ts';
 import { ProviderRejectedError, ProviderUnavailableError } from '../../errors.ts';
 import { logger } from '../../logger.ts';
-import { providerFetch } from '../http-client.ts';
+import { type ProviderConnection, providerConnection, providerFetch } from '../http-client.ts';
 import { errorForStatus, moderatedError, timeoutError } from '../provider-errors.ts';
 
 /**
@@ -13,18 +13,10 @@ import { errorForStatus, moderatedError, timeoutError } from '../provider-errors
 
 export const TRIPO_LABEL = 'Tripo';
 
-export interface TripoConnection {
-  /** Configured base URL (`…/v2/openapi`) without a trailing slash (the sandbox in local mode). */
-  baseUrl: string;
-  key: string;
-}
+export type TripoConnection = ProviderConnection;
 
-/** Read per call, not at module load: the local host and tests change the environment. */
-export async function tripoConnection(): Promise<TripoConnection> {
-  return {
-    baseUrl: getConfig().TRIPO_BASE_URL.replace(/\/+$/, ''),
-    key: await requireSecret('TRIPO_API_KEY'),
-  };
+export function tripoConnection(): Promise<TripoConnection> {
+  return providerConnection(getConfig().TRIPO_BASE_URL, 'TRIPO_API_KEY');
 }
 
 const ErrorBodySchema = z.object({
