@@ -81,13 +81,27 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+async function tableStatus(client: DynamoDBClient, tableName: string): Promise<string | undefined> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return Table?.TableStatus;
   } catch (error) {
-    if (!(error instanceof ResourceNotFoundException)) throw error;
+    if (error instanceof ResourceNotFoundException) return undefined;
+    throw error;
   }
+}
+
+/** Creates the table if needed and waits until it is ACTIVE (dynalite activates it asynchronously). */
+async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  if ((await tableStatus(client, tableName)) === undefined) await createTable(client, tableName);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if ((await tableStatus(client, tableName)) === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`The local DynamoDB table ${tableName} did not become ACTIVE`);
+}
+
+async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
