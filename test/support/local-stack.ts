@@ -62,7 +62,8 @@ export async function startTestStack(
       return `${stack.url}/storage/v1/object/public/${bucket}/${path}`;
     },
     async waitForTask(jobId, apiKey = TEST_KEY) {
-      for (let attempt = 0; attempt < 600; attempt++) {
+      // Up to two minutes: generous, so a loaded CI machine slows a test down instead of failing it.
+      for (let attempt = 0; attempt < 2400; attempt++) {
         const response = await fetch(`${stack.url}/tasks/${jobId}/status`, {
           headers: { 'x-api-key': apiKey },
         });
