@@ -57,7 +57,7 @@ async function json(response: Response): Promise<Record<string, unknown>> {
 /** Polls the status route as a client does, keeping every answer. */
 async function pollStatus(jobId: string): Promise<Record<string, unknown>[]> {
   const seen: Record<string, unknown>[] = [];
-  for (let attempt = 0; attempt < 600; attempt++) {
+  for (let attempt = 0; attempt < 6000; attempt++) {
     const body = await json(await stack.call(`/tasks/${jobId}/status?service=openai`));
     seen.push(body);
     if (body.status === 'complete' || body.status === 'failed') return seen;

@@ -49,7 +49,7 @@ async function generate(operation: string, body: Record<string, unknown>) {
     status_url: `/tasks/${jobId}/status`,
   });
   const seen: Record<string, unknown>[] = [];
-  for (let attempt = 0; attempt < 600; attempt++) {
+  for (let attempt = 0; attempt < 6000; attempt++) {
     const status = await json(await stack.call(`/tasks/${jobId}/status?service=tripoai`));
     seen.push(status);
     if (status.status === 'complete' || status.status === 'failed') return { jobId, seen, final: status };

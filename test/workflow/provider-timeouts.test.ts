@@ -64,7 +64,7 @@ describe('provider timeouts', () => {
     });
     const { celery_task_id: jobId } = (await response.json()) as { celery_task_id: string };
     const seen: string[] = [];
-    for (let attempt = 0; attempt < 600; attempt++) {
+    for (let attempt = 0; attempt < 6000; attempt++) {
       const status = (await (await stack.call(`/tasks/${jobId}/status`)).json()) as { status: string };
       if (seen.at(-1) !== status.status) seen.push(status.status);
       if (status.status === 'complete' || status.status === 'failed') break;
