@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { matchRoute } from '../../functions/api/routes.ts';
-import { errorCodeFor } from '../../functions/core/errors.ts';
+import { errorCodeFor, RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.ts';
 import { JOB_ID_PATTERN, newJobId } from '../../functions/core/tasks/job-id.ts';
 import { failureMessage } from '../../functions/core/workflow/steps.ts';
 
@@ -68,5 +69,25 @@ describe('failure messages', () => {
     expect(errorCodeFor('States.Timeout')).toBe('provider_timeout');
     expect(errorCodeFor('InputTooLargeError')).toBe('input_too_large');
     expect(errorCodeFor('Lambda.ServiceException')).toBe('internal');
+  });
+});
+
+describe('the state machine and the error vocabulary', () => {
+  const definition = JSON.parse(readFileSync('state-machines/generation.asl.json', 'utf8')) as {
+    States: Record<string, { Type: string; Retry?: { ErrorEquals: string[] }[]; Catch?: unknown[] }>;
+  };
+
+  it('retries every retryable error in each state that calls a provider', () => {
+    for (const state of ['RunProvider', 'SubmitProviderJob', 'PollProviderJob']) {
+      const retried = (definition.States[state]?.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals);
+      for (const name of RETRYABLE_ERROR_NAMES) expect(retried, `${state} retries ${name}`).toContain(name);
+    }
+  });
+
+  it('catches every failure of a Task that can fail a task, so no task stays processing', () => {
+    for (const [name, state] of Object.entries(definition.States)) {
+      if (state.Type !== 'Task' || name === 'FailTask') continue;
+      expect(state.Catch?.length ?? 0, `${name} has a Catch`).toBeGreaterThan(0);
+    }
   });
 });
