@@ -33,7 +33,7 @@ import { LOCAL_STATE_MACHINE_ARN, LocalExecutionRunner } from './execution-runne
 import { readBody, sendJson, sendWebResponse, toWebRequest } from './http-utils.ts';
 import { LocalTables } from './rest-routes.ts';
 import { SANDBOX_PROVIDERS } from './sandbox/providers.ts';
-import { type Fault, SandboxState } from './sandbox/sandbox.ts';
+import { type Fault, SandboxState, sandboxContext } from './sandbox/sandbox.ts';
 import { LocalStorage } from './storage-routes.ts';
 
 /**
@@ -44,7 +44,6 @@ import { LocalStorage } from './storage-routes.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const DEFAULT_REGISTRATION_SECRET = 'local-registration-secret';
-const MAX_HANG_MS = 15 * 60 * 1000;
 const defaultedVariables = new Set<string>();
 
 export interface LocalStackOptions {
@@ -304,20 +303,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const body = await readBody(request, 100 * 1024 * 1024);
     const webRequest = toWebRequest(request, body, url, abort.signal);
-    const webResponse = await provider.simulator.handle(webRequest, path, {
-      baseUrl: `${url}/__sandbox/${name}`,
-      takeFault: () => state.takeFault(),
-      record: (entry) => state.record(entry),
-      hang: (signal) =>
-        new Promise<never>((_, reject) => {
-          const timer = setTimeout(() => reject(new Error('sandbox hang ended')), MAX_HANG_MS);
-          timer.unref();
-          signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            reject(new Error('client disconnected'));
-          });
-        }),
-    });
+    const webResponse = await provider.simulator.handle(
+      webRequest,
+      path,
+      sandboxContext(state, `${url}/__sandbox/${name}`),
+    );
     await sendWebResponse(response, webResponse);
   }
 

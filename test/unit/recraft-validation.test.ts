@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resetConfig } from '../../functions/core/config.ts';
-import { InputInvalidError, InputTooLargeError, ValidationError } from '../../functions/core/errors.ts';
+import { InputInvalidError, InputTooLargeError } from '../../functions/core/errors.ts';
 import { encodeImage } from '../../functions/core/images/codecs.ts';
 import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
 import {
@@ -10,6 +10,7 @@ import {
   EDIT_LIMITS,
 } from '../../functions/core/providers/recraft/input-image.ts';
 import type { FetchedInput } from '../../functions/core/storage/input-fetcher.ts';
+import { validationIssues } from '../support/validation.ts';
 
 const SUPABASE = 'https://project.supabase.co';
 const INPUT = `${SUPABASE}/storage/v1/object/public/bucket/path/image.png`;
@@ -21,15 +22,7 @@ beforeAll(() => {
   resetConfig();
 });
 
-function issues(operation: string, body: unknown): { field: string; message: string }[] {
-  try {
-    validateGeneration(operation, body);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.issues;
-    throw error;
-  }
-  throw new Error('expected a validation error');
-}
+const issues = validationIssues;
 
 const V4_REFUSAL = "Recraft's V4 models take no style, substyle or negative_prompt (recraftv3 does)";
 const V3_SIZES =

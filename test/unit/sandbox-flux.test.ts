@@ -9,7 +9,7 @@ import {
   resetFluxSandbox,
   setFluxPendingPolls,
 } from '../../infra/local/sandbox/flux.ts';
-import { type SandboxContext, SandboxState } from '../../infra/local/sandbox/sandbox.ts';
+import { type SandboxContext, SandboxState, sandboxContext } from '../../infra/local/sandbox/sandbox.ts';
 
 const BASE_URL = 'http://sandbox.test/__sandbox/flux';
 const KEY = 'bfl-sandbox-key';
@@ -44,17 +44,7 @@ interface Issue {
 
 function sandbox(): { state: SandboxState; context: SandboxContext } {
   const state = new SandboxState();
-  const context: SandboxContext = {
-    baseUrl: BASE_URL,
-    takeFault: () => state.takeFault(),
-    record: (request) => state.record(request),
-    hang: (signal) =>
-      new Promise<never>((_resolve, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      }),
-  };
-  return { state, context };
+  return { state, context: sandboxContext(state, BASE_URL) };
 }
 
 async function handle(context: SandboxContext, request: Request): Promise<Response> {

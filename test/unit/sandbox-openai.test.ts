@@ -3,7 +3,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeImage, encodeImage } from '../../functions/core/images/codecs.ts';
 import { drawImage, drawPicture, imageSize } from '../../infra/local/sandbox/draw.ts';
 import { openaiSimulator } from '../../infra/local/sandbox/openai.ts';
-import { type Fault, type SandboxContext, SandboxState } from '../../infra/local/sandbox/sandbox.ts';
+import {
+  type Fault,
+  type SandboxContext,
+  SandboxState,
+  sandboxContext,
+} from '../../infra/local/sandbox/sandbox.ts';
 
 const BASE_URL = 'http://sandbox/__sandbox/openai';
 const KEY = 'sk-sandbox-test-key-0123456789';
@@ -24,18 +29,7 @@ interface ImagesBody {
 
 function sandbox(): { state: SandboxState; context: SandboxContext } {
   const state = new SandboxState();
-  const context: SandboxContext = {
-    baseUrl: BASE_URL,
-    takeFault: () => state.takeFault(),
-    record: (request) => state.record(request),
-    // Like the local server: the hang ends (rejecting) only when the client goes away.
-    hang: (signal) =>
-      new Promise<never>((_resolve, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      }),
-  };
-  return { state, context };
+  return { state, context: sandboxContext(state, BASE_URL) };
 }
 
 function generation(body: unknown, init: { key?: string | null; signal?: AbortSignal } = {}): Request {

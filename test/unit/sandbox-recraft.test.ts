@@ -8,7 +8,7 @@ import {
   recraftSimulator,
   resetRecraftSandbox,
 } from '../../infra/local/sandbox/recraft.ts';
-import { type SandboxContext, SandboxState } from '../../infra/local/sandbox/sandbox.ts';
+import { type SandboxContext, SandboxState, sandboxContext } from '../../infra/local/sandbox/sandbox.ts';
 
 const BASE_URL = 'http://sandbox.test/__sandbox/recraft';
 const TOKEN = 'recraft-sandbox-token';
@@ -35,17 +35,7 @@ interface RecraftError {
 
 function sandbox(): { state: SandboxState; context: SandboxContext } {
   const state = new SandboxState();
-  const context: SandboxContext = {
-    baseUrl: BASE_URL,
-    takeFault: () => state.takeFault(),
-    record: (request) => state.record(request),
-    hang: (signal) =>
-      new Promise<never>((_resolve, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      }),
-  };
-  return { state, context };
+  return { state, context: sandboxContext(state, BASE_URL) };
 }
 
 async function handle(context: SandboxContext, request: Request): Promise<Response> {

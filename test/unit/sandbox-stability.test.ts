@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../../functions/core/images/codecs.ts';
 import { drawImage } from '../../infra/local/sandbox/draw.ts';
-import { type SandboxContext, SandboxState } from '../../infra/local/sandbox/sandbox.ts';
+import { type SandboxContext, SandboxState, sandboxContext } from '../../infra/local/sandbox/sandbox.ts';
 import { stabilitySandboxSettings, stabilitySimulator } from '../../infra/local/sandbox/stability.ts';
 
 const BASE_URL = 'http://sandbox.test/__sandbox/stability';
@@ -15,18 +15,7 @@ interface StabilityError {
 
 function sandbox(): { state: SandboxState; context: SandboxContext } {
   const state = new SandboxState();
-  const context: SandboxContext = {
-    baseUrl: BASE_URL,
-    takeFault: () => state.takeFault(),
-    record: (request) => state.record(request),
-    // Like the local server: the hang ends (rejecting) only when the client goes away.
-    hang: (signal) =>
-      new Promise<never>((_resolve, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      }),
-  };
-  return { state, context };
+  return { state, context: sandboxContext(state, BASE_URL) };
 }
 
 type Part = string | { bytes: Buffer; type?: string; name?: string };

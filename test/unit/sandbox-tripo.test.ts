@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeImage, encodeImage } from '../../functions/core/images/codecs.ts';
 import { drawImage } from '../../infra/local/sandbox/draw.ts';
-import { type SandboxContext, SandboxState } from '../../infra/local/sandbox/sandbox.ts';
+import { type SandboxContext, SandboxState, sandboxContext } from '../../infra/local/sandbox/sandbox.ts';
 import {
   resetTripoSandbox,
   setTripoTimeline,
@@ -42,17 +42,7 @@ interface TaskData {
 
 function sandbox(): { state: SandboxState; context: SandboxContext } {
   const state = new SandboxState();
-  const context: SandboxContext = {
-    baseUrl: BASE_URL,
-    takeFault: () => state.takeFault(),
-    record: (request) => state.record(request),
-    hang: (signal) =>
-      new Promise<never>((_resolve, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      }),
-  };
-  return { state, context };
+  return { state, context: sandboxContext(state, BASE_URL) };
 }
 
 async function handle(context: SandboxContext, request: Request): Promise<Response> {

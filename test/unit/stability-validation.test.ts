@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resetConfig } from '../../functions/core/config.ts';
-import { ValidationError } from '../../functions/core/errors.ts';
 import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
+import { validationIssues } from '../support/validation.ts';
 
 /** The Stability request schemas: the guide's examples as written, and every documented limit. */
 
@@ -14,15 +14,7 @@ beforeAll(() => {
   resetConfig();
 });
 
-function issues(operation: string, body: unknown): { field: string; message: string }[] {
-  try {
-    validateGeneration(operation, body);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.issues;
-    throw error;
-  }
-  throw new Error('expected a validation error');
-}
+const issues = validationIssues;
 
 const STYLE_PRESETS =
   'enhance, anime, photographic, digital-art, comic-book, fantasy-art, line-art, analog-film, neon-punk, isometric, low-poly, origami, modeling-compound, cinematic, 3d-model, pixel-art, tile-texture';

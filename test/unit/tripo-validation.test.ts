@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resetConfig } from '../../functions/core/config.ts';
-import { ValidationError } from '../../functions/core/errors.ts';
 import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
+import { validationIssues } from '../support/validation.ts';
 
 /**
  * The Tripo request schemas (text-to-model, image-to-model, refine-model): the guide's examples
@@ -19,15 +19,7 @@ beforeAll(() => {
   resetConfig();
 });
 
-function issues(operation: string, body: Record<string, unknown>): { field: string; message: string }[] {
-  try {
-    validateGeneration(operation, body);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.issues;
-    throw error;
-  }
-  throw new Error('expected a validation error');
-}
+const issues = validationIssues;
 
 const textExample = {
   task_id: 'task-workspace-xyz789',

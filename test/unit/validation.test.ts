@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resetConfig } from '../../functions/core/config.ts';
-import { NotFoundError, ValidationError } from '../../functions/core/errors.ts';
+import { NotFoundError } from '../../functions/core/errors.ts';
 import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
+import { validationIssues } from '../support/validation.ts';
 
 const SUPABASE = 'https://project.supabase.co';
 const INPUT = `${SUPABASE}/storage/v1/object/public/bucket/path/image.png`;
@@ -11,15 +12,7 @@ beforeAll(() => {
   resetConfig();
 });
 
-function issues(operation: string, body: unknown): { field: string; message: string }[] {
-  try {
-    validateGeneration(operation, body);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.issues;
-    throw error;
-  }
-  throw new Error('expected a validation error');
-}
+const issues = validationIssues;
 
 describe('OpenAI text-to-image', () => {
   const base = { task_id: 'task-1', provider: 'openai', prompt: 'A violet cartoon flying elephant' };

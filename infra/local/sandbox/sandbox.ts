@@ -81,6 +81,36 @@ export class SandboxState {
   }
 }
 
+/**
+ * The context a simulator gets for one request: faults and records go to `state`; a `timeout`
+ * fault hangs until the client disconnects (or `maxHangMs` passes, so nothing leaks forever).
+ */
+export function sandboxContext(
+  state: SandboxState,
+  baseUrl: string,
+  maxHangMs = 15 * 60 * 1000,
+): SandboxContext {
+  return {
+    baseUrl,
+    takeFault: () => state.takeFault(),
+    record: (request) => state.record(request),
+    hang: (signal) =>
+      new Promise<never>((_resolve, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        const timer = setTimeout(() => reject(new Error('sandbox hang ended')), maxHangMs);
+        timer.unref();
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(new Error('client disconnected'));
+          },
+          { once: true },
+        );
+      }),
+  };
+}
+
 /** Reads a JSON or multipart body into a RecordedRequest plus the raw files. */
 export async function readRequest(
   request: Request,

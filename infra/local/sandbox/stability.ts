@@ -1,3 +1,4 @@
+import { glbContainer } from './glb.ts';
 import {
   blurred,
   contentTypes,
@@ -613,20 +614,5 @@ export function triangleGlb(key: string, values: Values): Buffer {
       { bufferView: 2, componentType: 5123, count: 3, type: 'SCALAR' },
     ],
   };
-  const jsonText = Buffer.from(JSON.stringify(gltf), 'utf8');
-  const json = Buffer.alloc(Math.ceil(jsonText.length / 4) * 4, 0x20);
-  jsonText.copy(json);
-  const total = 12 + 8 + json.length + 8 + bin.length;
-  const out = Buffer.alloc(total);
-  out.writeUInt32LE(0x46546c67, 0); // "glTF"
-  out.writeUInt32LE(2, 4);
-  out.writeUInt32LE(total, 8);
-  out.writeUInt32LE(json.length, 12);
-  out.writeUInt32LE(0x4e4f534a, 16); // "JSON"
-  json.copy(out, 20);
-  const binAt = 20 + json.length;
-  out.writeUInt32LE(bin.length, binAt);
-  out.writeUInt32LE(0x004e4942, binAt + 4); // "BIN\0"
-  bin.copy(out, binAt + 8);
-  return out;
+  return glbContainer(gltf, bin);
 }
