@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import type { ModelSetting, ProviderSettings } from './providers/provider-settings.ts';
 
 /**
  * Configuration from the environment, parsed once per cold start. Settings that only some
@@ -26,11 +27,6 @@ const EnvironmentSchema = z.object({
   SUPABASE_SIGNED_URL_TTL_SECONDS: positiveInt.default(3600),
   SUPABASE_CONCEPT_IMAGES_TABLE: z.string().min(1).default('concept_images'),
   SUPABASE_MODELS_TABLE: z.string().min(1).default('models'),
-  OPENAI_BASE_URL: z.url().optional(),
-  STABILITY_BASE_URL: z.url().default('https://api.stability.ai'),
-  RECRAFT_BASE_URL: z.url().default('https://external.api.recraft.ai'),
-  BFL_BASE_URL: z.url().default('https://api.bfl.ai'),
-  TRIPO_BASE_URL: z.url().default('https://api.tripo3d.ai/v2/openapi'),
   PROVIDER_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
   RATE_LIMIT_GENERATION_PER_MINUTE: positiveInt.default(60),
   RATE_LIMIT_STATUS_PER_MINUTE: positiveInt.default(600),
@@ -60,7 +56,38 @@ export function getConfig(): Config {
 /** Forgets the parsed configuration (tests and the local host change the environment). */
 export function resetConfig(): void {
   cached = undefined;
+  providerValues.clear();
   secretCache.clear();
+}
+
+const providerValues = new Map<string, string>();
+
+/** A provider setting from its variable, else its default; an invalid value names the variable. */
+function providerValue(variable: string, fallback: string, schema: z.ZodType<string>, what: string): string {
+  const known = providerValues.get(variable);
+  if (known !== undefined) return known;
+  const raw = process.env[variable];
+  const value = raw === undefined || raw.trim() === '' ? fallback : raw.trim();
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new Error(`Invalid configuration: ${variable} must be ${what}`);
+  providerValues.set(variable, parsed.data);
+  return parsed.data;
+}
+
+/** A provider's base URL (its settings' variable, else the default), without a trailing slash. */
+export function providerBaseUrl(settings: ProviderSettings): string {
+  const url = providerValue(settings.baseUrl.env, settings.baseUrl.default, z.url(), 'an http(s) URL');
+  return url.replace(/\/+$/, '');
+}
+
+/** The model a provider is sent for a purpose: its variable (per stage), else the current default. */
+export function providerModel(setting: ModelSetting): string {
+  return providerValue(
+    setting.env,
+    setting.default,
+    z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/),
+    "a provider model id (letters, digits, '.', '_', ':' or '-')",
+  );
 }
 
 /** A setting this code path cannot run without. */

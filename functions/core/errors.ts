@@ -121,7 +121,17 @@ export class ProviderTimeoutError extends TaskError {
   readonly retryable = true;
 }
 
-/** Provider refused the request (4xx other than rate limit): retrying will not help. */
+/**
+ * A paid provider call whose outcome is unknown (a 5xx, a reset or a timeout after the request
+ * went out): the provider may have accepted it, and a second attempt could be a second bill, so
+ * the state machine does not retry it; the task fails and the client decides.
+ */
+export class ProviderOutcomeUnknownError extends TaskError {
+  override readonly name = 'ProviderOutcomeUnknownError';
+  readonly errorCode = 'provider_unavailable';
+  readonly retryable = false;
+}
+
 /** An asynchronous provider job did not finish before the task's deadline: not retried. */
 export class JobDeadlineExceededError extends TaskError {
   override readonly name = 'JobDeadlineExceededError';
@@ -129,6 +139,7 @@ export class JobDeadlineExceededError extends TaskError {
   readonly retryable = false;
 }
 
+/** Provider refused the request (4xx other than rate limit): retrying will not help. */
 export class ProviderRejectedError extends TaskError {
   override readonly name = 'ProviderRejectedError';
   readonly errorCode = 'provider_rejected';
@@ -171,6 +182,7 @@ const TASK_ERROR_CODES: Record<string, TaskErrorCode> = {
   ProviderUnavailableError: 'provider_unavailable',
   ProviderRateLimitedError: 'provider_unavailable',
   ProviderTimeoutError: 'provider_timeout',
+  ProviderOutcomeUnknownError: 'provider_unavailable',
   JobDeadlineExceededError: 'provider_timeout',
   ProviderRejectedError: 'provider_rejected',
   ContentModeratedError: 'content_moderated',

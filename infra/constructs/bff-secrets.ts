@@ -2,15 +2,13 @@ import { type RemovalPolicy, SecretValue } from 'aws-cdk-lib';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { PROVIDER_KEY_NAMES } from '../../functions/core/providers/settings.ts';
 
-/** Provider API keys: the provider Lambdas read all of them (the catalogue picks the provider). */
-export const PROVIDER_SECRET_NAMES = [
-  'OPENAI_API_KEY',
-  'STABILITY_API_KEY',
-  'RECRAFT_API_KEY',
-  'BFL_API_KEY',
-  'TRIPO_API_KEY',
-] as const;
+/**
+ * Provider API keys, from each provider's settings module: the provider Lambdas read all of them
+ * (the catalogue picks the provider).
+ */
+export const PROVIDER_SECRET_NAMES = PROVIDER_KEY_NAMES;
 
 /** Every name functions/core/config.ts `getSecret()` is asked for. */
 export const SECRET_NAMES = [

@@ -199,15 +199,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   process.env.STATE_MACHINE_ARN = LOCAL_STATE_MACHINE_ARN;
   const sandboxed: string[] = [];
   const configured: string[] = [];
-  for (const provider of SANDBOX_PROVIDERS) {
-    const sandboxKey = provider.sandboxKey ?? 'sandbox';
-    if (process.env[provider.keyEnv] && process.env[provider.keyEnv] !== sandboxKey) {
-      configured.push(provider.name);
+  for (const { settings } of SANDBOX_PROVIDERS) {
+    const sandboxKey = settings.sandbox.key ?? 'sandbox';
+    if (process.env[settings.keyEnv] && process.env[settings.keyEnv] !== sandboxKey) {
+      configured.push(settings.name);
       continue;
     }
-    process.env[provider.keyEnv] = sandboxKey;
-    process.env[provider.baseUrlEnv] = `${url}/__sandbox/${provider.name}${provider.apiPath}`;
-    sandboxed.push(provider.name);
+    process.env[settings.keyEnv] = sandboxKey;
+    process.env[settings.baseUrl.env] = `${url}/__sandbox/${settings.name}${settings.sandbox.apiPath}`;
+    sandboxed.push(settings.name);
   }
   resetConfig();
   resetDynamoClient();
@@ -246,7 +246,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
 
   const sandboxes = new Map<string, SandboxState>();
-  for (const provider of SANDBOX_PROVIDERS) sandboxes.set(provider.name, new SandboxState());
+  for (const { settings } of SANDBOX_PROVIDERS) sandboxes.set(settings.name, new SandboxState());
 
   async function serveSandbox(
     request: IncomingMessage,
@@ -254,7 +254,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     target: URL,
   ): Promise<void> {
     const [, , name = '', ...rest] = target.pathname.split('/');
-    const provider = SANDBOX_PROVIDERS.find((candidate) => candidate.name === name);
+    const provider = SANDBOX_PROVIDERS.find((candidate) => candidate.settings.name === name);
     const state = sandboxes.get(name);
     if (!provider || !state) {
       sendJson(response, 404, { detail: `No sandbox for provider '${name}'` });

@@ -15,8 +15,10 @@ export interface FunctionSpec {
   table?: 'read' | 'write' | 'read-write';
   /** SUPABASE_* settings and the service key (rows, uploads, signed URLs, input URL checks). */
   supabase?: boolean;
-  /** Provider keys and PROVIDER_TIMEOUT_SECONDS. */
+  /** Provider keys and PROVIDER_TIMEOUT_SECONDS (and the provider overrides below). */
   providers?: boolean;
+  /** The stage's provider base-URL and model overrides (request validation reads the default models). */
+  providerOverrides?: boolean;
   /** RATE_LIMIT_* settings, for the routes that count requests per tenant. */
   rateLimits?: boolean;
   /** Secrets beyond those implied above. */
@@ -32,6 +34,7 @@ export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
     table: 'read-write',
     supabase: true,
     rateLimits: true,
+    providerOverrides: true,
   },
   'get-task-status': {
     description: 'GET /tasks/{jobId}/status: one DynamoDB read (plus signed URLs for a private bucket)',

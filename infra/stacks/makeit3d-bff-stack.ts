@@ -195,6 +195,7 @@ function environmentFor(
       Math.min(settings.providerTimeoutSeconds, spec.timeoutSeconds - PROVIDER_TIMEOUT_MARGIN_SECONDS),
     );
   }
+  if (spec.providers || spec.providerOverrides) Object.assign(environment, settings.providerOverrides);
   if (spec.rateLimits) {
     if (settings.rateLimitGenerationPerMinute !== undefined) {
       environment.RATE_LIMIT_GENERATION_PER_MINUTE = String(settings.rateLimitGenerationPerMinute);

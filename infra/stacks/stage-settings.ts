@@ -1,4 +1,6 @@
 import type { Node } from 'constructs';
+import { settingVariables } from '../../functions/core/providers/provider-settings.ts';
+import { PROVIDER_SETTINGS } from '../../functions/core/providers/settings.ts';
 
 /**
  * What differs between deployments of the BFF, read from CDK context (`-c key=value` or the
@@ -20,7 +22,17 @@ export interface StageSettings {
   rateLimitStatusPerMinute?: number | undefined;
   /** API 5xx responses in five minutes above which the alarm fires. */
   apiServerErrorAlarmThreshold: number;
+  /**
+   * Provider base URLs and models that differ from the defaults in the providers' settings
+   * modules, keyed by their variable (`-c OPENAI_TEXT_TO_IMAGE_MODEL=gpt-image-2.5-flare`,
+   * `-c TRIPO_BASE_URL=https://openapi.tripo3d.com/v3`): the next provider retirement is a
+   * context change and a deploy, not a code change.
+   */
+  providerOverrides: Record<string, string>;
 }
+
+/** Every variable a provider's settings name (base URLs and models), as a CDK context key. */
+export const PROVIDER_OVERRIDE_KEYS: readonly string[] = PROVIDER_SETTINGS.flatMap(settingVariables);
 
 export const DEFAULT_STAGE = 'dev';
 export const PRODUCTION_STAGE = 'production';
@@ -72,6 +84,12 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     rateLimitStatusPerMinute: optionalInteger(read('rateLimitStatusPerMinute'), 'rateLimitStatusPerMinute'),
     apiServerErrorAlarmThreshold:
       optionalNumber(read('apiServerErrorAlarmThreshold'), 'apiServerErrorAlarmThreshold') ?? 5,
+    providerOverrides: Object.fromEntries(
+      PROVIDER_OVERRIDE_KEYS.flatMap((key) => {
+        const value = optionalString(read(key), key);
+        return value === undefined ? [] : [[key, value]];
+      }),
+    ),
   };
 }
 

@@ -1,6 +1,8 @@
-import { getConfig, requireSecret } from '../config.ts';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { getConfig, providerBaseUrl, requireSecret } from '../config.ts';
 import { ProviderRejectedError } from '../errors.ts';
 import { connectionError, timeoutError } from './provider-errors.ts';
+import type { ProviderSettings } from './provider-settings.ts';
 
 /** Where a provider is and the key it takes. */
 export interface ProviderConnection {
@@ -10,9 +12,23 @@ export interface ProviderConnection {
 }
 
 /** Read per call, not at module load: the local host and tests change the environment. */
-export async function providerConnection(baseUrl: string, secretName: string): Promise<ProviderConnection> {
-  return { baseUrl: baseUrl.replace(/\/+$/, ''), key: await requireSecret(secretName) };
+export async function providerConnection(settings: ProviderSettings): Promise<ProviderConnection> {
+  return { baseUrl: providerBaseUrl(settings), key: await requireSecret(settings.keyEnv) };
 }
+
+const injectedFetch = new AsyncLocalStorage<typeof fetch>();
+
+/**
+ * Runs `work` with every provider HTTP call (providerFetch, result downloads, the OpenAI SDK)
+ * going through `fetchImplementation` instead of the global fetch: the network edge, injected,
+ * for adapter tests that check the exact wire request against recorded provider answers.
+ */
+export function withProviderFetch<T>(fetchImplementation: typeof fetch, work: () => Promise<T>): Promise<T> {
+  return injectedFetch.run(fetchImplementation, work);
+}
+
+/** The fetch provider calls use: an injected one (adapter tests), else the global fetch. */
+export const currentFetch: typeof fetch = (input, init) => (injectedFetch.getStore() ?? fetch)(input, init);
 
 /**
  * fetch for providers without an SDK (Stability, Recraft, BFL): the PROVIDER_TIMEOUT_SECONDS
@@ -27,7 +43,7 @@ export async function providerFetch(
   const timeout = AbortSignal.timeout(seconds * 1000);
   const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
   try {
-    return await fetch(url, { ...init, signal, redirect: 'error' });
+    return await currentFetch(url, { ...init, signal, redirect: 'error' });
   } catch (error) {
     if (timeout.aborted) throw timeoutError(provider, seconds);
     throw connectionError(provider, error);

@@ -1,3 +1,9 @@
+import { fluxSettings } from '../../../functions/core/providers/flux/settings.ts';
+import { openaiSettings } from '../../../functions/core/providers/openai/settings.ts';
+import type { ProviderSettings } from '../../../functions/core/providers/provider-settings.ts';
+import { recraftSettings } from '../../../functions/core/providers/recraft/settings.ts';
+import { stabilitySettings } from '../../../functions/core/providers/stability/settings.ts';
+import { tripoSettings } from '../../../functions/core/providers/tripo/settings.ts';
 import { fluxSimulator } from './flux.ts';
 import { openaiSimulator } from './openai.ts';
 import { recraftSimulator } from './recraft.ts';
@@ -6,50 +12,22 @@ import { stabilitySimulator } from './stability.ts';
 import { tripoSimulator } from './tripo.ts';
 
 /**
- * Providers the local stack can stand in for. When `keyEnv` is unset, the provider runs in
- * sandbox mode: `baseUrlEnv` points the real adapter at the simulator mounted at
- * `/__sandbox/<name>`, and `keyEnv` gets a placeholder key the simulator accepts.
+ * Providers the local stack can stand in for: each provider's settings (key and base-URL
+ * variables, the simulator's API path and placeholder key) beside its simulator. When the key
+ * variable is unset, the provider runs in sandbox mode: the base-URL variable points the real
+ * adapter at the simulator mounted at `/__sandbox/<name>`, and the key variable gets a
+ * placeholder the simulator accepts. Simulators read only the settings' names, never the
+ * adapter's code: the settings name where things are, the simulator knows what the provider does.
  */
 export interface SandboxedProvider {
-  name: string;
+  settings: ProviderSettings;
   simulator: SandboxSimulator;
-  keyEnv: string;
-  baseUrlEnv: string;
-  /** Appended to the mount to form the adapter's base URL (OpenAI's SDK expects `/v1`). */
-  apiPath: string;
-  /** The placeholder key in sandbox mode, shaped like a real one where clients check (Tripo: `tsk_`). */
-  sandboxKey?: string;
 }
 
 export const SANDBOX_PROVIDERS: readonly SandboxedProvider[] = [
-  {
-    name: 'openai',
-    simulator: openaiSimulator,
-    keyEnv: 'OPENAI_API_KEY',
-    baseUrlEnv: 'OPENAI_BASE_URL',
-    apiPath: '/v1',
-  },
-  {
-    name: 'stability',
-    simulator: stabilitySimulator,
-    keyEnv: 'STABILITY_API_KEY',
-    baseUrlEnv: 'STABILITY_BASE_URL',
-    apiPath: '',
-  },
-  {
-    name: 'recraft',
-    simulator: recraftSimulator,
-    keyEnv: 'RECRAFT_API_KEY',
-    baseUrlEnv: 'RECRAFT_BASE_URL',
-    apiPath: '',
-  },
-  { name: 'flux', simulator: fluxSimulator, keyEnv: 'BFL_API_KEY', baseUrlEnv: 'BFL_BASE_URL', apiPath: '' },
-  {
-    name: 'tripo',
-    simulator: tripoSimulator,
-    keyEnv: 'TRIPO_API_KEY',
-    baseUrlEnv: 'TRIPO_BASE_URL',
-    apiPath: '/v2/openapi',
-    sandboxKey: 'tsk_sandbox',
-  },
+  { settings: openaiSettings, simulator: openaiSimulator },
+  { settings: stabilitySettings, simulator: stabilitySimulator },
+  { settings: recraftSettings, simulator: recraftSimulator },
+  { settings: fluxSettings, simulator: fluxSimulator },
+  { settings: tripoSettings, simulator: tripoSimulator },
 ];

@@ -2,18 +2,19 @@ import { getConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../errors.ts';
 import { type ProviderConnection, providerConnection, providerFetch } from '../http-client.ts';
 import { errorForStatus, timeoutError } from '../provider-errors.ts';
+import { fluxSettings } from './settings.ts';
 
 /**
  * Transport for Black Forest Labs' API (provider-contracts.md §5): the `x-key` header, BFL's
  * error bodies, and the rule for which polling URLs the key may be sent to.
  */
 
-export const FLUX_LABEL = 'Flux (Black Forest Labs)';
+export const FLUX_LABEL = fluxSettings.label;
 
 export type BflConnection = ProviderConnection;
 
 export function bflConnection(): Promise<BflConnection> {
-  return providerConnection(getConfig().BFL_BASE_URL, 'BFL_API_KEY');
+  return providerConnection(fluxSettings);
 }
 
 /** BFL's own hosts (api.bfl.ai, its regional api.eu/us.bfl.ai, the older bfl.ml domain). */

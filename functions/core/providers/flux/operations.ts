@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { providerModel } from '../../config.ts';
 import { InputInvalidError, ProviderRejectedError, ProviderUnavailableError } from '../../errors.ts';
 import { webImageKind } from '../../images/formats.ts';
 import { logger } from '../../logger.ts';
@@ -13,6 +14,7 @@ import type { FetchedInput } from '../../storage/input-fetcher.ts';
 import { downloadProviderFile } from '../http-client.ts';
 import { moderatedError } from '../provider-errors.ts';
 import { bflConnection, bflRequest, FLUX_LABEL, trustedPollingUrl } from './client.ts';
+import { fluxSettings } from './settings.ts';
 
 /**
  * FLUX.1 Kontext [pro]/[max] image editing (provider-contracts.md §5): submit once, then the
@@ -57,7 +59,9 @@ const ImageToImageSchema = z.object({
   prompt: text(MAX_PROMPT_CHARACTERS),
   input_image_asset_url: assetUrlField,
   /** Not in the guide: selects BFL's endpoint (Kontext [max] is dearer and limited to 6 tasks). */
-  model: oneOf(MODELS).default('flux-kontext-pro'),
+  model: oneOf(MODELS).default(
+    () => providerModel(fluxSettings.models.imageToImage) as (typeof MODELS)[number],
+  ),
   aspect_ratio: oneOf(ASPECT_RATIOS).optional(),
   output_format: oneOf(OUTPUT_FORMATS).default('png'),
   safety_tolerance: intRange(0, 6).default(2),

@@ -1,23 +1,28 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
-import { getConfig, requireSecret } from '../../config.ts';
+import { getConfig, providerBaseUrl, requireSecret } from '../../config.ts';
+import { ProviderRejectedError } from '../../errors.ts';
+import { currentFetch } from '../http-client.ts';
 import { connectionError, errorForStatus, moderatedError, timeoutError } from '../provider-errors.ts';
+import { openaiSettings } from './settings.ts';
 
-export const OPENAI_LABEL = 'OpenAI';
+export const OPENAI_LABEL = openaiSettings.label;
 
 let client: Promise<OpenAI> | undefined;
 
 /**
  * The official SDK, with its own retries off: the state machine owns retrying (with backoff and
- * a record of each attempt), so a Lambda never sleeps between attempts.
+ * a record of each attempt), so a Lambda never sleeps between attempts. Its HTTP goes through
+ * the providers' fetch, so adapter tests can inject recorded answers.
  */
 export function openaiClient(): Promise<OpenAI> {
   client ??= (async () => {
     const config = getConfig();
     return new OpenAI({
-      apiKey: await requireSecret('OPENAI_API_KEY'),
-      ...(config.OPENAI_BASE_URL ? { baseURL: config.OPENAI_BASE_URL } : {}),
+      apiKey: await requireSecret(openaiSettings.keyEnv),
+      baseURL: providerBaseUrl(openaiSettings),
       timeout: config.PROVIDER_TIMEOUT_SECONDS * 1000,
       maxRetries: 0,
+      fetch: currentFetch,
     });
   })();
   client.catch(() => {
@@ -32,8 +37,20 @@ export function resetOpenaiClient(): void {
 
 const MODERATION_CODES = new Set(['content_policy_violation', 'moderation_blocked']);
 
-/** Turns an SDK error into the BFF's named errors (the state machine's vocabulary). */
-export function translateOpenaiError(error: unknown): Error {
+/** Which model a call sent, and where it came from, so a refusal can say what to change. */
+export interface ModelChoice {
+  model: string;
+  /** The variable that set it, or undefined when the request named the model. */
+  variable: string | undefined;
+}
+
+/**
+ * Turns an SDK error into the BFF's named errors (the state machine's vocabulary). OpenAI answers
+ * a retired or unknown model with `model_not_found` (HTTP 404 by its standard error shape; some
+ * reports after the DALL·E shutdown saw 400), so the code decides, not the status: it fails the
+ * task at once with a sentence naming the model and the setting to change.
+ */
+export function translateOpenaiError(error: unknown, choice: ModelChoice): Error {
   if (error instanceof APIConnectionTimeoutError) {
     return timeoutError(OPENAI_LABEL, getConfig().PROVIDER_TIMEOUT_SECONDS);
   }
@@ -41,6 +58,14 @@ export function translateOpenaiError(error: unknown): Error {
   if (error instanceof APIError && typeof error.status === 'number') {
     const body = error.error as { message?: unknown } | undefined;
     const detail = typeof body?.message === 'string' ? body.message : error.message;
+    if (error.code === 'model_not_found') {
+      const fix = choice.variable
+        ? `set ${choice.variable} to a current OpenAI image model`
+        : 'send a current OpenAI image model, or omit model to use the configured default';
+      return new ProviderRejectedError(
+        `${OPENAI_LABEL} does not serve the model '${choice.model}' (model_not_found: it may have been retired); ${fix}; retrying will not help`,
+      );
+    }
     if (error.code && MODERATION_CODES.has(error.code)) return moderatedError(OPENAI_LABEL, detail);
     if (error.status === 429 && error.code === 'insufficient_quota') {
       return errorForStatus(OPENAI_LABEL, 402, `insufficient quota: ${detail}`);

@@ -1,6 +1,7 @@
 import { toFile } from 'openai';
-import type { ImagesResponse } from 'openai/resources/images';
+import type { ImageEditParams, ImageGenerateParams, ImagesResponse } from 'openai/resources/images';
 import { z } from 'zod';
+import { providerModel } from '../../config.ts';
 import { InputInvalidError, ProviderRejectedError } from '../../errors.ts';
 import { webImageKind } from '../../images/formats.ts';
 import { assetUrlField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
@@ -10,111 +11,186 @@ import type {
   SyncRunResult,
 } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
-import { OPENAI_LABEL, openaiClient, translateOpenaiError } from './client.ts';
+import { type ModelSetting, retiredOn } from '../provider-settings.ts';
+import { type ModelChoice, OPENAI_LABEL, openaiClient, translateOpenaiError } from './client.ts';
+import { openaiSettings } from './settings.ts';
 
 /**
- * OpenAI Images (provider-contracts.md §2). text-to-image → `images.generate`, image-to-image →
- * `images.edit`. Field limits are OpenAI's per model; where the guide is wider, the 400 says so.
+ * OpenAI Images on the GPT image models (docs/providers/openai.md). text-to-image →
+ * `POST /images/generations`, image-to-image → `POST /images/edits`, each one request whatever
+ * `n` is. The guide's DALL·E-era fields are translated (api docs, "OpenAI"): `quality` standard →
+ * medium and hd → high, `style` appended to the prompt as `Style: <style>.`, `background:
+ * transparent` forces PNG; every translation is recorded in the row's metadata.
+ *
+ * Field rules are from openai@7.59.0 (resources/images.d.ts, published 2026-11-17, checked
+ * 2026-12-02): quality low/medium/high/auto on every GPT image model, xhigh/max on 2.5 and later;
+ * `complexity` on 2.6 only; sizes `auto`, the three standard sizes, or `WxH` with both sides
+ * divisible by 16, aspect ratio between 1:3 and 3:1, at most 3840x2160; 2.5 and 2.6 also need
+ * 655,360–8,294,400 pixels (docs.comfy.org OpenAIGPTImageNodeV3, third-party, 2026-11).
  */
 
-const DALL_E_3 = 'dall-e-3';
-const GPT_IMAGE_MODELS = ['gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5'] as const;
-const DALL_E_3_SIZES = ['1024x1024', '1792x1024', '1024x1792'] as const;
-const GPT_IMAGE_SIZES = ['1024x1024', '1536x1024', '1024x1536', 'auto'] as const;
-const DALL_E_3_QUALITIES = ['standard', 'hd'] as const;
-const GPT_GENERATE_QUALITIES = ['low', 'medium', 'high', 'auto'] as const;
-const GPT_EDIT_QUALITIES = ['standard', 'low', 'medium', 'high', 'auto'] as const;
+const QUALITIES = ['low', 'medium', 'high', 'auto'] as const;
+const HIGHER_QUALITIES = ['xhigh', 'max'] as const;
+/** The guide's DALL·E values, and what the GPT image models take in their place. */
+const DALL_E_QUALITY: Record<string, string> = { standard: 'medium', hd: 'high' };
 const STYLES = ['vivid', 'natural'] as const;
 const BACKGROUNDS = ['transparent', 'opaque', 'auto'] as const;
-/** The guide allows 1–4 images per request. */
-const MAX_IMAGES = 4;
+const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
+/** Transparency needs an alpha channel: PNG or WebP, never JPEG. */
+const ALPHA_FORMATS: readonly string[] = ['png', 'webp'];
+const COMPLEXITIES = ['low', 'medium', 'high'] as const;
+const STANDARD_SIZES = ['auto', '1024x1024', '1536x1024', '1024x1536'];
+const MAX_LONG_SIDE = 3840;
+const MAX_SHORT_SIDE = 2160;
+const MAX_ASPECT_RATIO = 3;
+const PIXEL_BOUNDS = { min: 655_360, max: 8_294_400 };
 
-function issue(context: z.RefinementCtx, path: string, message: string): void {
-  context.addIssue({ code: 'custom', path: [path], message });
+/** The 2.x generation of a model id (2, 2.5, 2.6), or undefined for other ids. */
+function generationOf(model: string): number | undefined {
+  const match = /^gpt-image-(\d+(?:\.\d+)?)(?:-|$)/.exec(model);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
-function checkAllowed(
-  context: z.RefinementCtx,
-  field: string,
-  value: unknown,
-  allowed: readonly string[],
-  model: string,
-): void {
-  if (typeof value === 'string' && !allowed.includes(value)) {
-    issue(context, field, `must be one of: ${allowed.join(', ')} (OpenAI's values for ${model})`);
+/** A problem with a custom `WxH` size for this model, or undefined when it is valid. */
+function sizeProblem(size: string, model: string): string | undefined {
+  if (STANDARD_SIZES.includes(size)) return undefined;
+  const match = /^(\d{2,5})x(\d{2,5})$/.exec(size);
+  if (!match) return `must be auto, ${STANDARD_SIZES.slice(1).join(', ')} or WIDTHxHEIGHT`;
+  const width = Number(match[1]);
+  const height = Number(match[2]);
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  if (width % 16 !== 0 || height % 16 !== 0) return 'must have a width and height divisible by 16';
+  if (long > MAX_LONG_SIDE || short > MAX_SHORT_SIDE)
+    return `must be at most ${MAX_LONG_SIDE}x${MAX_SHORT_SIDE}`;
+  if (long / short > MAX_ASPECT_RATIO) return 'must have an aspect ratio between 1:3 and 3:1';
+  const generation = generationOf(model) ?? 0;
+  const pixels = width * height;
+  if (generation >= 2.5 && (pixels < PIXEL_BOUNDS.min || pixels > PIXEL_BOUNDS.max)) {
+    return `must have between ${PIXEL_BOUNDS.min} and ${PIXEL_BOUNDS.max} pixels for ${model}`;
   }
+  return undefined;
+}
+
+/** The model field: optional, a current GPT image model; a retired one is named as such. */
+function modelField(setting: ModelSetting) {
+  return z
+    .string({ error: 'must be an OpenAI GPT image model id, such as gpt-image-2.6-flare' })
+    .regex(/^gpt-image-[A-Za-z0-9.-]{1,60}$/, {
+      error: `must be an OpenAI GPT image model id, such as ${setting.default}`,
+    })
+    .optional()
+    .superRefine((value, context) => {
+      const date = value === undefined ? undefined : retiredOn(openaiSettings, value);
+      if (date) {
+        context.addIssue({
+          code: 'custom',
+          message: `'${value}' was shut down by OpenAI on ${date}; omit model to use ${setting.default}`,
+        });
+      }
+    });
 }
 
 /**
- * Cross-field rules run even when other fields already failed, so one 400 lists every problem;
- * they therefore read the raw values defensively.
+ * The fields both operations share. `quality` takes the guide's DALL·E values too (translated);
+ * the model-dependent rules run once the model is known.
  */
-const ALWAYS = { when: () => true };
+function imageRequestShape(setting: ModelSetting) {
+  return {
+    task_id: taskIdField,
+    provider: z.literal('openai'),
+    prompt: text(openaiSettings.limits.promptCharacters),
+    model: modelField(setting),
+    n: intRange(1, openaiSettings.limits.images).default(1),
+    size: z.string({ error: 'must be a string such as 1024x1024' }).optional(),
+    quality: oneOf([...QUALITIES, ...HIGHER_QUALITIES, 'standard', 'hd']).optional(),
+    style: oneOf(STYLES).optional(),
+    background: oneOf(BACKGROUNDS).optional(),
+    output_format: oneOf(OUTPUT_FORMATS).optional(),
+    complexity: oneOf(COMPLEXITIES).optional(),
+  };
+}
+
 type Raw = Record<string, unknown>;
 
-const TextToImageSchema = z
-  .object({
-    task_id: taskIdField,
-    provider: z.literal('openai'),
-    prompt: text(32000),
-    model: oneOf([DALL_E_3, ...GPT_IMAGE_MODELS]).default(DALL_E_3),
-    n: intRange(1, MAX_IMAGES).default(1),
-    size: z.string({ error: 'must be a string such as 1024x1024' }).optional(),
-    quality: z.string({ error: 'must be a string' }).optional(),
-    style: oneOf(STYLES).optional(),
-    background: oneOf(BACKGROUNDS).optional(),
-  })
-  .superRefine((value, context) => {
-    const request = value as Raw;
-    const model = request.model ?? DALL_E_3;
-    if (model === DALL_E_3) {
-      if (typeof request.prompt === 'string' && request.prompt.length > 4000) {
-        issue(context, 'prompt', 'must be at most 4000 characters for dall-e-3');
-      }
-      checkAllowed(context, 'size', request.size, DALL_E_3_SIZES, DALL_E_3);
-      checkAllowed(context, 'quality', request.quality, DALL_E_3_QUALITIES, DALL_E_3);
-      if (request.background !== undefined) {
-        issue(
-          context,
-          'background',
-          `is only supported by the GPT image models (${GPT_IMAGE_MODELS.join(', ')})`,
-        );
-      }
-    } else if (typeof model === 'string' && (GPT_IMAGE_MODELS as readonly string[]).includes(model)) {
-      checkAllowed(context, 'size', request.size, GPT_IMAGE_SIZES, model);
-      checkAllowed(context, 'quality', request.quality, GPT_GENERATE_QUALITIES, model);
+/** Cross-field rules; they read raw values, since other fields may already have failed. */
+function modelRules(setting: ModelSetting) {
+  return (value: Raw, context: z.RefinementCtx): void => {
+    const issue = (path: string, message: string) =>
+      context.addIssue({ code: 'custom', path: [path], message });
+    const model = typeof value.model === 'string' ? value.model : providerModel(setting);
+    const generation = generationOf(model) ?? 0;
+    if (typeof value.size === 'string') {
+      const problem = sizeProblem(value.size, model);
+      if (problem) issue('size', problem);
     }
-  }, ALWAYS);
+    if (
+      typeof value.quality === 'string' &&
+      (HIGHER_QUALITIES as readonly string[]).includes(value.quality)
+    ) {
+      if (generation < 2.5)
+        issue(
+          'quality',
+          `"${value.quality}" needs gpt-image-2.5 or later; ${model} takes low, medium, high or auto`,
+        );
+    }
+    if (value.complexity !== undefined && generation < 2.6) {
+      issue('complexity', `is supported by gpt-image-2.6 models only, not ${model}`);
+    }
+    if (
+      value.background === 'transparent' &&
+      typeof value.output_format === 'string' &&
+      !ALPHA_FORMATS.includes(value.output_format)
+    ) {
+      issue('output_format', 'must be png or webp with background "transparent" (JPEG has no transparency)');
+    }
+  };
+}
+
+const textToImageSetting = openaiSettings.models.textToImage;
+const imageToImageSetting = openaiSettings.models.imageToImage;
+const ALWAYS = { when: () => true };
+
+const TextToImageSchema = z
+  .object(imageRequestShape(textToImageSetting))
+  .superRefine((value, context) => modelRules(textToImageSetting)(value as Raw, context), ALWAYS);
 
 const ImageToImageSchema = z
-  .object({
-    task_id: taskIdField,
-    provider: z.literal('openai'),
-    prompt: text(32000),
-    input_image_asset_url: assetUrlField,
-    model: oneOf(GPT_IMAGE_MODELS).default('gpt-image-1'),
-    n: intRange(1, MAX_IMAGES).default(1),
-    size: z.string({ error: 'must be a string such as 1024x1024' }).optional(),
-    quality: z.string({ error: 'must be a string' }).optional(),
-    style: oneOf(STYLES).optional(),
-    background: oneOf(BACKGROUNDS).optional(),
-  })
-  .superRefine((value, context) => {
-    const request = value as Raw;
-    const model = typeof request.model === 'string' ? request.model : 'gpt-image-1';
-    checkAllowed(context, 'size', request.size, GPT_IMAGE_SIZES, `${model} image edits`);
-    checkAllowed(context, 'quality', request.quality, GPT_EDIT_QUALITIES, `${model} image edits`);
-  }, ALWAYS);
+  .object({ ...imageRequestShape(imageToImageSetting), input_image_asset_url: assetUrlField })
+  .superRefine((value, context) => modelRules(imageToImageSetting)(value as Raw, context), ALWAYS);
 
-type TextToImageRequest = z.infer<typeof TextToImageSchema>;
-type ImageToImageRequest = z.infer<typeof ImageToImageSchema>;
+type ImageRequest = z.infer<typeof TextToImageSchema>;
 
-/**
- * GPT image models take no `style`; the guide's examples send one, so it is applied the way the
- * earlier implementation did, as a suffix to the prompt, and recorded in the row's metadata.
- */
-function promptWithStyle(prompt: string, style: string | undefined): string {
-  return style ? `${prompt}\n\nStyle: ${style}.` : prompt;
+/** The request as OpenAI's GPT image models take it, and what was translated on the way. */
+function translate(request: ImageRequest, setting: ModelSetting) {
+  const choice: ModelChoice = request.model
+    ? { model: request.model, variable: undefined }
+    : { model: providerModel(setting), variable: setting.env };
+  const quality = request.quality ? (DALL_E_QUALITY[request.quality] ?? request.quality) : undefined;
+  const outputFormat = request.output_format ?? (request.background === 'transparent' ? 'png' : undefined);
+  const fields = {
+    model: choice.model,
+    prompt: request.style ? `${request.prompt}\n\nStyle: ${request.style}.` : request.prompt,
+    n: request.n,
+    ...(request.size ? { size: request.size } : {}),
+    ...(quality ? { quality: quality as 'medium' } : {}),
+    ...(request.background ? { background: request.background } : {}),
+    ...(outputFormat ? { output_format: outputFormat } : {}),
+    ...(request.complexity ? { complexity: request.complexity } : {}),
+  };
+  const sent = {
+    model: choice.model,
+    model_from: choice.variable ?? 'request',
+    n: request.n,
+    ...(quality && quality !== request.quality
+      ? { quality: quality, quality_translated_from: request.quality }
+      : {}),
+    ...(request.style ? { style_applied_as: `prompt suffix "Style: ${request.style}."` } : {}),
+    ...(outputFormat && request.output_format === undefined
+      ? { output_format: outputFormat, output_format_reason: 'background "transparent" needs PNG' }
+      : {}),
+  };
+  return { choice, fields, sent };
 }
 
 function decodeImages(response: ImagesResponse): GeneratedFile[] {
@@ -130,76 +206,35 @@ function decodeImages(response: ImagesResponse): GeneratedFile[] {
   return files;
 }
 
-async function generate(request: TextToImageRequest, signal?: AbortSignal): Promise<SyncRunResult> {
+async function generate(request: ImageRequest, signal?: AbortSignal): Promise<SyncRunResult> {
+  const { choice, fields, sent } = translate(request, textToImageSetting);
   const openai = await openaiClient();
-  const isDallE3 = request.model === DALL_E_3;
-  const base = {
-    model: request.model,
-    prompt: isDallE3 ? request.prompt : promptWithStyle(request.prompt, request.style),
-    ...(request.size ? { size: request.size as (typeof DALL_E_3_SIZES)[number] } : {}),
-    ...(request.quality ? { quality: request.quality as 'standard' } : {}),
-    ...(isDallE3 && request.style ? { style: request.style } : {}),
-    ...(!isDallE3 && request.background ? { background: request.background } : {}),
-    ...(isDallE3 ? { response_format: 'b64_json' as const } : {}),
-  };
   try {
-    // dall-e-3 makes one image per call (n must be 1), so n images are n calls in parallel.
-    const responses = isDallE3
-      ? await Promise.all(
-          Array.from({ length: request.n }, () => openai.images.generate({ ...base, n: 1 }, { signal })),
-        )
-      : [await openai.images.generate({ ...base, n: request.n }, { signal })];
-    return {
-      files: responses.flatMap(decodeImages),
-      sent: {
-        endpoint: 'images/generations',
-        model: request.model,
-        calls: isDallE3 ? request.n : 1,
-        ...(!isDallE3 && request.style ? { style_applied_as: 'prompt suffix' } : {}),
-      },
-    };
+    const body: ImageGenerateParams = { ...fields, stream: false };
+    const response = await openai.images.generate(body, { signal });
+    return { files: decodeImages(response), sent: { endpoint: 'images/generations', ...sent } };
   } catch (error) {
-    throw translateOpenaiError(error);
+    throw translateOpenaiError(error, choice);
   }
 }
 
-async function edit(
-  request: ImageToImageRequest,
-  input: Buffer,
-  signal?: AbortSignal,
-): Promise<SyncRunResult> {
+async function edit(request: ImageRequest, input: Buffer, signal?: AbortSignal): Promise<SyncRunResult> {
   const kind = webImageKind(input);
   if (!kind) {
     throw new InputInvalidError(
       'input_image_asset_url must be a PNG, JPEG or WebP image for OpenAI image edits',
     );
   }
+  const { choice, fields, sent } = translate(request, imageToImageSetting);
   const openai = await openaiClient();
   try {
     // The SDK mis-encodes a bare Buffer; toFile gives the part its real name and type.
     const image = await toFile(input, `input.${kind.extension}`, { type: kind.contentType });
-    const response = await openai.images.edit(
-      {
-        image,
-        model: request.model,
-        prompt: promptWithStyle(request.prompt, request.style),
-        n: request.n,
-        ...(request.size ? { size: request.size as (typeof GPT_IMAGE_SIZES)[number] } : {}),
-        ...(request.quality ? { quality: request.quality as 'standard' } : {}),
-        ...(request.background ? { background: request.background } : {}),
-      },
-      { signal },
-    );
-    return {
-      files: decodeImages(response),
-      sent: {
-        endpoint: 'images/edits',
-        model: request.model,
-        ...(request.style ? { style_applied_as: 'prompt suffix' } : {}),
-      },
-    };
+    const body: ImageEditParams = { ...fields, image, stream: false };
+    const response = await openai.images.edit(body, { signal });
+    return { files: decodeImages(response), sent: { endpoint: 'images/edits', ...sent } };
   } catch (error) {
-    throw translateOpenaiError(error);
+    throw translateOpenaiError(error, choice);
   }
 }
 

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { getConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../errors.ts';
 import type { GeneratedFile } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
@@ -10,6 +9,7 @@ import {
   providerFetch,
 } from '../http-client.ts';
 import { errorForStatus, moderatedError } from '../provider-errors.ts';
+import { recraftSettings } from './settings.ts';
 
 /**
  * Transport for Recraft's external API (provider-contracts.md §4): `Authorization: Bearer`, one
@@ -17,12 +17,12 @@ import { errorForStatus, moderatedError } from '../provider-errors.ts';
  * (temporary `url`s downloaded at once, or `b64_json` decoded).
  */
 
-export const RECRAFT_LABEL = 'Recraft';
+export const RECRAFT_LABEL = recraftSettings.label;
 
 export type RecraftConnection = ProviderConnection;
 
 export function recraftConnection(): Promise<RecraftConnection> {
-  return providerConnection(getConfig().RECRAFT_BASE_URL, 'RECRAFT_API_KEY');
+  return providerConnection(recraftSettings);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { providerModel } from '../../config.ts';
 import { InputInvalidError } from '../../errors.ts';
 import { assetUrlField, intRange, numberRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
 import type { SyncProviderOperation, SyncRunResult } from '../../operations/provider-operation.ts';
@@ -18,6 +19,7 @@ import {
   EDIT_LIMITS,
   type SideLimits,
 } from './input-image.ts';
+import { recraftSettings } from './settings.ts';
 
 /**
  * Recraft (provider-contracts.md §4): text-to-image → `/v1/images/generations` (JSON);
@@ -56,7 +58,9 @@ const EDIT_MODELS = ['recraftv3', 'recraftv4', 'recraftv4_pro', 'recraftv4_1', '
  * `substyle` and `negative_prompt`; V3 is the model of the guide's examples and of the earlier
  * implementation, and it takes every field the guide lists.
  */
-const DEFAULT_MODEL = 'recraftv3';
+const defaultModel = (): string => providerModel(recraftSettings.models.generation);
+/** The model that takes style, substyle and negative_prompt, named in messages. */
+const STYLED_MODEL = 'recraftv3';
 
 /**
  * Recraft requires `strength` for image-to-image and documents no default; 0.2 (close to the
@@ -190,7 +194,7 @@ function checkModelRules(
   options: { size: boolean },
 ): void {
   checkStyleId(request, context);
-  const model = request.model ?? DEFAULT_MODEL;
+  const model = request.model ?? defaultModel();
   // An unknown model is already reported on `model`; the rules below depend on a known one.
   if (typeof model !== 'string' || !models.includes(model)) return;
   const family = MODEL_FAMILIES[model];
@@ -210,7 +214,7 @@ function checkModelRules(
         issue(
           context,
           field,
-          `is not supported by ${model}: Recraft's V4 models take no style, substyle or negative_prompt (${DEFAULT_MODEL} does)`,
+          `is not supported by ${model}: Recraft's V4 models take no style, substyle or negative_prompt (${STYLED_MODEL} does)`,
         );
       }
     }
@@ -382,7 +386,7 @@ function result(recraft: RecraftResult, sent: Record<string, unknown>): SyncRunR
 }
 
 async function generate(request: TextToImageRequest, signal?: AbortSignal): Promise<SyncRunResult> {
-  const model = request.model ?? DEFAULT_MODEL;
+  const model = request.model ?? defaultModel();
   const style = styleFields(request);
   const connection = await recraftConnection();
   const body = withoutUndefined({
@@ -415,7 +419,7 @@ async function imageToImage(
     tool: 'image to image',
     ...EDIT_LIMITS,
   });
-  const model = request.model ?? DEFAULT_MODEL;
+  const model = request.model ?? defaultModel();
   const strength = request.strength ?? DEFAULT_STRENGTH;
   const style = styleFields(request);
   const connection = await recraftConnection();
@@ -455,7 +459,7 @@ async function inpaint(
   const image = checkInputImage(inputFor(inputs, 'input_image_asset_url'), limits);
   const mask = checkInputImage(inputFor(inputs, 'input_mask_asset_url'), limits);
   await checkMask(mask, image);
-  const model = request.model ?? DEFAULT_MODEL;
+  const model = request.model ?? defaultModel();
   const style = styleFields(request);
   const connection = await recraftConnection();
   const form = multipart(

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { getConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../errors.ts';
 import type { GeneratedFile } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
 import { providerConnection, providerFetch } from '../http-client.ts';
 import { errorForStatus, moderatedError } from '../provider-errors.ts';
 import type { CheckedImage } from './input-image.ts';
+import { stabilitySettings } from './settings.ts';
 
 /**
  * The Stability AI REST v2beta transport (provider-contracts.md §3.1): every service the BFF
@@ -13,7 +13,7 @@ import type { CheckedImage } from './input-image.ts';
  * SPAR3D a GLB model).
  */
 
-export const STABILITY_LABEL = 'Stability AI';
+export const STABILITY_LABEL = stabilitySettings.label;
 
 /** A form field as Stability reads it: multipart text, so numbers travel as their decimal text. */
 export type StabilityFieldValue = string | number;
@@ -83,10 +83,7 @@ async function translateError(response: Response): Promise<Error> {
 
 /** One call to a Stability service; throws the BFF's named errors. */
 export async function callStability(call: StabilityCall): Promise<StabilityResult> {
-  const { baseUrl, key: apiKey } = await providerConnection(
-    getConfig().STABILITY_BASE_URL,
-    'STABILITY_API_KEY',
-  );
+  const { baseUrl, key: apiKey } = await providerConnection(stabilitySettings);
   const produces = call.produces ?? 'image';
 
   // Stability takes multipart/form-data only, even without a file; fetch writes the boundary

@@ -1,0 +1,29 @@
+import type { ProviderSettings } from '../provider-settings.ts';
+
+/**
+ * Black Forest Labs. Checked 2026-12-02 against https://docs.bfl.ai/kontext/kontext_image_editing
+ * and black-forest-labs/skills @d0793c84 (references/endpoints.md): `/v1/flux-kontext-pro` and
+ * `/v1/flux-kontext-max` are still documented with no shutdown date (BFL recommends FLUX.2 for
+ * new editing work; FLUX.2 takes width/height instead of aspect_ratio, so it is not a drop-in
+ * model change).
+ */
+export const fluxSettings = {
+  name: 'flux',
+  label: 'Flux (Black Forest Labs)',
+  keyEnv: 'BFL_API_KEY',
+  baseUrl: {
+    env: 'BFL_BASE_URL',
+    default: 'https://api.bfl.ai',
+    source: 'https://docs.bfl.ai/api_integration/integration_guidelines, checked 2026-12-02',
+  },
+  models: {
+    imageToImage: {
+      env: 'BFL_IMAGE_TO_IMAGE_MODEL',
+      default: 'flux-kontext-pro',
+      operations: ['image-to-image'],
+      source: 'https://docs.bfl.ai/kontext/kontext_image_editing, checked 2026-12-02',
+    },
+  },
+  limits: {},
+  sandbox: { apiPath: '' },
+} as const satisfies ProviderSettings;

@@ -1,0 +1,50 @@
+import type { ProviderSettings } from '../provider-settings.ts';
+
+/**
+ * OpenAI Images. Models checked 2026-12-02 against OpenAI's deprecations page
+ * (https://developers.openai.com/api/docs/deprecations): `dall-e-2` and `dall-e-3` were shut
+ * down on 2026-05-12, `gpt-image-1` on 2026-10-23, `gpt-image-1-mini`, `gpt-image-1.5` and
+ * `chatgpt-image-latest` on 2026-12-01; the named replacements are `gpt-image-2.6-sunburst`
+ * ("image editing") and `gpt-image-2.6-flare` ("fast, high-quality everyday image generation",
+ * https://developers.openai.com/api/docs/guides/image-generation?model=gpt-image-2.6).
+ */
+export const openaiSettings = {
+  name: 'openai',
+  label: 'OpenAI',
+  keyEnv: 'OPENAI_API_KEY',
+  baseUrl: {
+    env: 'OPENAI_BASE_URL',
+    default: 'https://api.openai.com/v1',
+    source: 'openai-node src/client.ts default baseURL, checked 2026-12-02',
+  },
+  models: {
+    textToImage: {
+      env: 'OPENAI_TEXT_TO_IMAGE_MODEL',
+      default: 'gpt-image-2.6-flare',
+      operations: ['text-to-image'],
+      source: 'OpenAI deprecations page and image-generation guide, checked 2026-12-02',
+    },
+    imageToImage: {
+      env: 'OPENAI_IMAGE_TO_IMAGE_MODEL',
+      default: 'gpt-image-2.6-sunburst',
+      operations: ['image-to-image'],
+      source: 'OpenAI deprecations page and image-generation guide, checked 2026-12-02',
+    },
+  },
+  retired: {
+    'dall-e-2': '2026-05-12',
+    'dall-e-3': '2026-05-12',
+    'gpt-image-1': '2026-10-23',
+    'gpt-image-1-mini': '2026-12-01',
+    'gpt-image-1.5': '2026-12-01',
+    'gpt-image-1.5-2025-12-16': '2026-12-01',
+    'chatgpt-image-latest': '2026-12-01',
+  },
+  limits: {
+    /** GPT image models: prompts up to 32,000 characters (openai-node images.ts, 2026-08-21). */
+    promptCharacters: 32_000,
+    /** The guide allows 1–4 images per request; OpenAI takes 1–10 in one request. */
+    images: 4,
+  },
+  sandbox: { apiPath: '/v1' },
+} as const satisfies ProviderSettings;

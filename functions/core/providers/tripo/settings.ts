@@ -1,0 +1,57 @@
+import type { ProviderSettings } from '../provider-settings.ts';
+
+/**
+ * Tripo API v3. Tripo shut its v2 API (api.tripo3d.ai/v2/openapi) down on 2026-10-31 and retired
+ * refine and stylize (tripo-python-sdk v1.0.0 release notes, 2026-10-14,
+ * https://github.com/Tripo-Developer/tripo-python-sdk/releases/tag/v1.0.0). The v3 host,
+ * endpoints and models are from Tripo's official SDKs (github.com/VAST-AI-Research/tripo-js-sdk
+ * README and src/client.js; tripo-go-sdk client.go) and its agent skill
+ * (VAST-AI-Research/Tripo3D-Plugin-dsh, skills/tripo-3d/SKILL.md), all checked 2026-12-02.
+ * docs/providers/tripo.md lists each fact with its source and what could not be confirmed.
+ */
+export const tripoSettings = {
+  name: 'tripo',
+  label: 'Tripo',
+  keyEnv: 'TRIPO_API_KEY',
+  baseUrl: {
+    env: 'TRIPO_BASE_URL',
+    // The international host. Keys belong to one region: a China-region key needs
+    // https://openapi.tripo3d.com/v3 (the official JS and Go SDKs default to that one).
+    default: 'https://openapi.tripo3d.ai/v3',
+    source: 'tripo-js-sdk README, tripo-go-sdk client.go, checked 2026-12-02',
+  },
+  models: {
+    generation: {
+      env: 'TRIPO_MODEL',
+      default: 'v3.1-20260211',
+      operations: ['text-to-model', 'image-to-model'],
+      source: 'Tripo3D-Plugin-dsh skills/tripo-3d/SKILL.md ("H3.1, recommended"), checked 2026-12-02',
+    },
+    texture: {
+      env: 'TRIPO_TEXTURE_MODEL',
+      default: 'v3.0-20250812',
+      operations: ['refine-model'],
+      source:
+        'Tripo3D-Plugin-dsh SKILL.md and ComfyUI-Tripo v2.0.0 notes (texture default), checked 2026-12-02',
+    },
+  },
+  retired: {
+    // Hosts (a base URL starting with one of these is refused before any call).
+    'https://api.tripo3d.ai/v2': '2026-10-31',
+    'https://api.tripo3d.com/v2': '2026-10-31',
+    // Generation models Tripo answers with 2015 "The version has been deprecated" or no longer
+    // lists (Comfy-Org/ComfyUI PR #15851, live-tested 2026-08-24; SKILL.md, checked 2026-12-02).
+    'v2.0-20240919': 'before 2026-08-24',
+    'Turbo-v1.0-20250506': 'before 2026-08-24',
+    'v1.4-20240625': '2026-10-31',
+    'v1.3-20240522': '2026-10-31',
+  },
+  limits: {
+    promptCharacters: 1024,
+    negativePromptCharacters: 255,
+    /** POST /files: images up to 20 MB, models up to 150 MB (tryAGI/Tripo openapi.yaml; SKILL.md). */
+    imageUploadBytes: 20 * 1000 * 1000,
+    modelUploadBytes: 150 * 1000 * 1000,
+  },
+  sandbox: { apiPath: '/v3', key: 'tsk_sandbox' },
+} as const satisfies ProviderSettings;
