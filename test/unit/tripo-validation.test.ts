@@ -5,8 +5,8 @@ import { validationIssues } from '../support/validation.ts';
 
 /**
  * The Tripo request schemas (text-to-model, image-to-model, refine-model): the guide's examples
- * as written, Tripo's enums and ranges, and the combinations Tripo refuses, each a 400 that names
- * the field before anything is sent.
+ * as written, Tripo v3's models, enums and ranges, and the combinations Tripo refuses, each a 400
+ * that names the field before anything is sent.
  */
 
 const SUPABASE = 'https://project.supabase.co';
@@ -91,10 +91,11 @@ describe('the guide examples', () => {
 });
 
 describe('text-to-model', () => {
-  it('accepts every documented model_version and texture_quality', () => {
-    for (const version of ['v3.1-20260211', 'P1-20260311', 'v1.4-20240625', 'Turbo-v1.0-20250506']) {
+  it('accepts every model Tripo v3 serves, and texture_quality extreme', () => {
+    for (const version of ['v3.1-20260211', 'v3.0-20250812', 'v2.5-20250123', 'P1-20260311', 'P2-20260801']) {
       expect(
-        validateGeneration('text-to-model', { ...textExample, model_version: version }).params,
+        validateGeneration('text-to-model', { ...textExample, model_version: version, face_limit: 5000 })
+          .params,
       ).toMatchObject({ model_version: version });
     }
     expect(
@@ -107,14 +108,24 @@ describe('text-to-model', () => {
     [{ prompt: 'x'.repeat(1025) }, 'prompt', 'must be a string of 1 to 1024 characters'],
     [{ prompt: 'a castle 🏰' }, 'prompt', 'must not contain emoji (Tripo rejects them)'],
     [{ negative_prompt: 'x'.repeat(256) }, 'negative_prompt', 'must be a string of 1 to 255 characters'],
-    [{ model_version: 'v2.5' }, 'model_version', 'must be one of: v2.5-20250123, v2.0-20240919'],
+    [
+      { model_version: 'v2.5' },
+      'model_version',
+      'must be one of: v3.1-20260211, v3.0-20250812, v2.5-20250123',
+    ],
+    [{ model_version: 'v2.0-20240919' }, 'model_version', "'v2.0-20240919' was retired by Tripo"],
+    [
+      { model_version: 'v1.4-20240625' },
+      'model_version',
+      "'v1.4-20240625' was retired by Tripo (2026-10-31)",
+    ],
     [{ texture_quality: 'high' }, 'texture_quality', 'must be one of: standard, detailed, extreme'],
-    [{ face_limit: 500_001 }, 'face_limit', 'must be an integer between 1 and 500000'],
-    [{ face_limit: 0 }, 'face_limit', 'must be an integer between 1 and 500000'],
-    [{ face_limit: 1000.5 }, 'face_limit', 'must be an integer between 1 and 500000'],
+    [{ face_limit: 500_001 }, 'face_limit', 'must be between 1 and 500000 for model v2.5-20250123'],
+    [{ face_limit: 0 }, 'face_limit', 'must be an integer between 1 and 2000000'],
+    [{ face_limit: 1000.5 }, 'face_limit', 'must be an integer between 1 and 2000000'],
     [{ texture: 'yes' }, 'texture', 'must be true or false'],
     [{ model_seed: -1 }, 'model_seed', 'must be an integer between 0 and 2147483647'],
-    [{ style: 'object:clay' }, 'style', 'must be "realistic" (Tripo v2 offers no other style'],
+    [{ style: 'object:clay' }, 'style', 'must be "realistic" (Tripo offers no other style'],
   ])('rejects %j naming %s', (change, field, message) => {
     const found = issues('text-to-model', { ...textExample, ...change });
     expect(found).toHaveLength(1);
@@ -124,21 +135,39 @@ describe('text-to-model', () => {
 
   it.each([
     [
-      { texture: false, pbr: false, texture_quality: 'standard' },
-      'texture_quality',
-      'cannot be "standard" when texture and pbr are both false',
+      { texture: false, pbr: false, generate_parts: true },
+      'generate_parts',
+      'requires model_version v3.1-20260211 or v3.0-20250812 (the model is v2.5-20250123)',
     ],
-    [{ generate_parts: true }, 'generate_parts', 'requires texture: false and pbr: false'],
+    [
+      { model_version: 'v3.1-20260211', generate_parts: true },
+      'generate_parts',
+      'requires texture: false and pbr: false',
+    ],
     [
       { geometry_quality: 'detailed' },
       'geometry_quality',
-      'requires model_version v3.0-20250812 or v3.1-20260211',
+      'requires model_version v3.1-20260211 or v3.0-20250812',
     ],
-    [{ smart_low_poly: true, face_limit: 500 }, 'face_limit', 'between 1000 and 20000 with smart_low_poly'],
+    [
+      { model_version: 'v3.1-20260211', smart_low_poly: true, face_limit: 400 },
+      'face_limit',
+      'between 500 and 20000 with smart_low_poly',
+    ],
     [
       { model_version: 'P1-20260311', face_limit: 30_000 },
       'face_limit',
-      'between 48 and 20000 with model_version P1',
+      'between 50 and 20000 for model P1-20260311',
+    ],
+    [
+      { model_version: 'P2-20260801', face_limit: 5000, smart_low_poly: false },
+      'smart_low_poly',
+      "must be omitted with model P2-20260801 (Tripo's P series refuses it)",
+    ],
+    [
+      { model_version: 'v3.1-20260211', face_limit: 1_600_000 },
+      'face_limit',
+      'must be between 1 and 1500000 for model v3.1-20260211',
     ],
   ])('rejects the combination %j naming %s', (change, field, message) => {
     const found = issues('text-to-model', { ...textExample, ...change });
@@ -147,17 +176,31 @@ describe('text-to-model', () => {
   });
 
   it('accepts the same fields in combinations Tripo takes', () => {
-    const untextured = { texture: false, pbr: false, generate_parts: true, texture_quality: undefined };
-    expect(validateGeneration('text-to-model', { ...textExample, ...untextured }).params).toMatchObject({
-      generate_parts: true,
-    });
+    const parts = { model_version: 'v3.1-20260211', texture: false, pbr: false, generate_parts: true };
+    expect(validateGeneration('text-to-model', { ...textExample, ...parts }).params).toMatchObject(parts);
     const h3 = {
-      model_version: 'v3.0-20250812',
+      model_version: 'v3.1-20260211',
       geometry_quality: 'detailed',
-      smart_low_poly: true,
-      face_limit: 5000,
+      face_limit: 1_800_000,
     };
     expect(validateGeneration('text-to-model', { ...textExample, ...h3 }).params).toMatchObject(h3);
+  });
+
+  it('checks the model configured for the stage when the request names none', () => {
+    process.env.TRIPO_MODEL = 'P1-20260311';
+    resetConfig();
+    try {
+      const { model_version: _omitted, ...withoutModel } = textExample;
+      expect(issues('text-to-model', { ...withoutModel, geometry_quality: 'detailed' })).toEqual([
+        {
+          field: 'geometry_quality',
+          message: "must be omitted with model P1-20260311 (Tripo's P series refuses it)",
+        },
+      ]);
+    } finally {
+      delete process.env.TRIPO_MODEL;
+      resetConfig();
+    }
   });
 });
 
@@ -190,11 +233,6 @@ describe('image-to-model (tripo)', () => {
     [{ orientation: 'upright' }, 'orientation', 'must be one of: default, align_image'],
     [{ texture_alignment: 'mesh' }, 'texture_alignment', 'must be one of: original_image, geometry'],
     [{ orientation: 'align_image', texture: false }, 'orientation', '"align_image" requires texture: true'],
-    [
-      { texture: false, pbr: false, texture_quality: 'standard' },
-      'texture_quality',
-      'cannot be "standard" when texture and pbr are both false',
-    ],
   ])('rejects %j naming %s', (change, field, message) => {
     const found = issues('image-to-model', { ...imageExample, ...change });
     expect(found.map((issue) => issue.field)).toEqual([field]);
@@ -203,31 +241,18 @@ describe('image-to-model (tripo)', () => {
 });
 
 describe('refine-model', () => {
-  const produced = `${STORAGE}/makeit3d-app-assets/development_tenant/task-1/job-1/0.glb`;
-
-  it('accepts a model this service produced without draft_model_task_id', () => {
-    const body = { task_id: 't', provider: 'tripo', input_model_asset_url: produced };
+  it('needs no draft_model_task_id: the model is resolved from its URL', () => {
+    const { draft_model_task_id: _omitted, ...body } = refineExample;
     expect(validateGeneration('refine-model', body).params).toEqual(body);
   });
 
   it.each([
-    [
-      { draft_model_task_id: undefined },
-      'draft_model_task_id',
-      'is required unless input_model_asset_url is a GLB',
-    ],
-    [
-      {
-        draft_model_task_id: undefined,
-        input_model_asset_url: produced.replace('makeit3d-app-assets', 'other'),
-      },
-      'draft_model_task_id',
-      'is required unless',
-    ],
+    [{ prompt: undefined }, 'prompt', 'is required'],
     [{ draft_model_task_id: 'has spaces' }, 'draft_model_task_id', 'must be a Tripo task id'],
     [{ input_model_asset_url: undefined }, 'input_model_asset_url', 'is required'],
     [{ texture_quality: 'ultra' }, 'texture_quality', 'must be one of: standard, detailed, extreme'],
-    [{ face_limit: -5 }, 'face_limit', 'must be an integer between 1 and 500000'],
+    [{ face_limit: -5 }, 'face_limit', 'must be an integer between 1 and 2000000'],
+    [{ model_version: 'v1.4-20240625' }, 'model_version', 'was retired by Tripo'],
   ])('rejects %j naming %s', (change, field, message) => {
     const found = issues('refine-model', { ...refineExample, ...change });
     expect(found.map((issue) => issue.field)).toEqual([field]);

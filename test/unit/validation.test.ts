@@ -17,7 +17,7 @@ const issues = validationIssues;
 describe('OpenAI text-to-image', () => {
   const base = { task_id: 'task-1', provider: 'openai', prompt: 'A violet cartoon flying elephant' };
 
-  it('accepts the guide example and fills defaults', () => {
+  it('accepts the guide example as written (DALL-E-era fields are translated when sent)', () => {
     const { params, clientTaskId, entry } = validateGeneration('text-to-image', {
       ...base,
       style: 'vivid',
@@ -28,14 +28,7 @@ describe('OpenAI text-to-image', () => {
     });
     expect(entry.provider).toBe('openai');
     expect(clientTaskId).toBe('task-1');
-    expect(params).toEqual({
-      ...base,
-      style: 'vivid',
-      n: 1,
-      size: '1024x1024',
-      quality: 'standard',
-      model: 'dall-e-3',
-    });
+    expect(params).toEqual({ ...base, style: 'vivid', n: 1, size: '1024x1024', quality: 'standard' });
   });
 
   it.each([
@@ -44,24 +37,45 @@ describe('OpenAI text-to-image', () => {
     [{ n: 1.5 }, 'n', 'must be an integer between 1 and 4'],
     [{ n: '2' }, 'n', 'must be an integer between 1 and 4'],
     [{ style: 'loud' }, 'style', 'must be one of: vivid, natural'],
+    [{ quality: 'ultra' }, 'quality', 'must be one of: low, medium, high, auto, xhigh, max, standard, hd'],
+    [{ size: '1000x1000' }, 'size', 'must have a width and height divisible by 16'],
+    [{ size: '3840x1024' }, 'size', 'must have an aspect ratio between 1:3 and 3:1'],
+    [{ size: '4096x2160' }, 'size', 'must be at most 3840x2160'],
+    [{ size: '512x512' }, 'size', 'must have between 655360 and 8294400 pixels for gpt-image-2.6-flare'],
+    [{ size: 'big' }, 'size', 'must be auto, 1024x1024, 1536x1024, 1024x1536 or WIDTHxHEIGHT'],
     [
-      { size: '1536x1024' },
-      'size',
-      "must be one of: 1024x1024, 1792x1024, 1024x1792 (OpenAI's values for dall-e-3)",
+      { background: 'transparent', output_format: 'jpeg' },
+      'output_format',
+      'must be png or webp with background "transparent" (JPEG has no transparency)',
     ],
-    [{ quality: 'high' }, 'quality', "must be one of: standard, hd (OpenAI's values for dall-e-3)"],
     [
-      { background: 'transparent' },
-      'background',
-      expect.stringContaining('only supported by the GPT image models'),
-    ],
-    [
-      { model: 'dall-e-2' },
+      { model: 'dall-e-3' },
       'model',
-      'must be one of: dall-e-3, gpt-image-1, gpt-image-1-mini, gpt-image-1.5',
+      "'dall-e-3' was shut down by OpenAI on 2026-05-12; omit model to use gpt-image-2.6-flare",
+    ],
+    [{ model: 'midjourney' }, 'model', 'must be an OpenAI GPT image model id, such as gpt-image-2.6-flare'],
+    [
+      { model: 'gpt-image-1' },
+      'model',
+      "'gpt-image-1' was shut down by OpenAI on 2026-10-23; omit model to use gpt-image-2.6-flare",
+    ],
+    [
+      { model: 'gpt-image-1.5' },
+      'model',
+      "'gpt-image-1.5' was shut down by OpenAI on 2026-12-01; omit model to use gpt-image-2.6-flare",
+    ],
+    [
+      { model: 'gpt-image-2', complexity: 'low' },
+      'complexity',
+      'is supported by gpt-image-2.6 models only, not gpt-image-2',
+    ],
+    [
+      { model: 'gpt-image-2', quality: 'max' },
+      'quality',
+      '"max" needs gpt-image-2.5 or later; gpt-image-2 takes low, medium, high or auto',
     ],
     [{ prompt: '' }, 'prompt', 'must not be empty'],
-    [{ prompt: 'x'.repeat(4001) }, 'prompt', 'must be at most 4000 characters for dall-e-3'],
+    [{ prompt: 'x'.repeat(32001) }, 'prompt', 'must be a string of 1 to 32000 characters'],
     [{ prompt: 42 }, 'prompt', 'must be a string of 1 to 32000 characters'],
     [{ task_id: 'has space' }, 'task_id', 'must be 1-128 characters of A-Z a-z 0-9 . _ : -'],
     [{ task_id: 'x'.repeat(129) }, 'task_id', 'must be 1-128 characters of A-Z a-z 0-9 . _ : -'],
@@ -69,23 +83,29 @@ describe('OpenAI text-to-image', () => {
     expect(issues('text-to-image', { ...base, ...change })).toEqual([{ field, message }]);
   });
 
-  it('applies GPT image limits when that model is chosen', () => {
-    expect(
-      issues('text-to-image', { ...base, model: 'gpt-image-1', size: '1792x1024', quality: 'hd' }),
-    ).toEqual([
-      {
-        field: 'size',
-        message: "must be one of: 1024x1024, 1536x1024, 1024x1536, auto (OpenAI's values for gpt-image-1)",
-      },
-      {
-        field: 'quality',
-        message: "must be one of: low, medium, high, auto (OpenAI's values for gpt-image-1)",
-      },
-    ]);
-    expect(
-      validateGeneration('text-to-image', { ...base, model: 'gpt-image-1', background: 'opaque', n: 4 })
-        .params.n,
-    ).toBe(4);
+  it.each([
+    { size: '1792x1024', quality: 'hd' },
+    { size: '1024x1792' },
+    { size: '1536x864', quality: 'xhigh', complexity: 'medium' },
+    { size: 'auto', background: 'transparent' },
+    { model: 'gpt-image-2', size: '512x512', quality: 'high' },
+    { model: 'gpt-image-2.5-sunburst-2026-09-08', quality: 'max' },
+  ])('accepts %j', (change) => {
+    expect(validateGeneration('text-to-image', { ...base, ...change }).params).toMatchObject(change);
+  });
+
+  it('checks sizes against a model chosen per stage', () => {
+    process.env.OPENAI_TEXT_TO_IMAGE_MODEL = 'gpt-image-2';
+    resetConfig();
+    try {
+      expect(validateGeneration('text-to-image', { ...base, size: '512x512' }).params.size).toBe('512x512');
+      expect(issues('text-to-image', { ...base, complexity: 'high' })).toEqual([
+        { field: 'complexity', message: 'is supported by gpt-image-2.6 models only, not gpt-image-2' },
+      ]);
+    } finally {
+      delete process.env.OPENAI_TEXT_TO_IMAGE_MODEL;
+      resetConfig();
+    }
   });
 
   it('requires task_id and prompt', () => {
@@ -104,26 +124,18 @@ describe('OpenAI image-to-image', () => {
     input_image_asset_url: INPUT,
   };
 
-  it('accepts the guide example', () => {
-    const { params } = validateGeneration('image-to-image', {
-      ...base,
-      style: 'vivid',
-      background: 'transparent',
-      n: 2,
-      size: '1024x1024',
-      quality: 'standard',
-    });
-    expect(params).toMatchObject({ model: 'gpt-image-1', n: 2, background: 'transparent' });
-  });
-
-  it('says the provider limit wins over the guide for sizes', () => {
-    expect(issues('image-to-image', { ...base, size: '1792x1024' })).toEqual([
-      {
-        field: 'size',
-        message:
-          "must be one of: 1024x1024, 1536x1024, 1024x1536, auto (OpenAI's values for gpt-image-1 image edits)",
-      },
-    ]);
+  it('accepts the guide example as written', () => {
+    for (const size of ['1024x1024', '1792x1024', '1024x1792']) {
+      const { params } = validateGeneration('image-to-image', {
+        ...base,
+        style: 'vivid',
+        background: 'transparent',
+        n: 2,
+        size,
+        quality: 'standard',
+      });
+      expect(params).toMatchObject({ n: 2, background: 'transparent', size });
+    }
   });
 
   it.each([

@@ -74,21 +74,21 @@ function sizeProblem(size: string, model: string): string | undefined {
 
 /** The model field: optional, a current GPT image model; a retired one is named as such. */
 function modelField(setting: ModelSetting) {
+  const format = `must be an OpenAI GPT image model id, such as ${setting.default}`;
   return z
-    .string({ error: 'must be an OpenAI GPT image model id, such as gpt-image-2.6-flare' })
-    .regex(/^gpt-image-[A-Za-z0-9.-]{1,60}$/, {
-      error: `must be an OpenAI GPT image model id, such as ${setting.default}`,
-    })
-    .optional()
+    .string({ error: format })
     .superRefine((value, context) => {
-      const date = value === undefined ? undefined : retiredOn(openaiSettings, value);
+      const date = retiredOn(openaiSettings, value);
       if (date) {
         context.addIssue({
           code: 'custom',
           message: `'${value}' was shut down by OpenAI on ${date}; omit model to use ${setting.default}`,
         });
+      } else if (!/^gpt-image-[A-Za-z0-9.-]{1,60}$/.test(value)) {
+        context.addIssue({ code: 'custom', message: format });
       }
-    });
+    })
+    .optional();
 }
 
 /**
