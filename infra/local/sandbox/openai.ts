@@ -1,26 +1,69 @@
 /**
- * Sandbox simulator of the OpenAI Images API (`POST /v1/images/generations`, `POST /v1/images/edits`),
- * written from OpenAI's API reference and SDK documentation (provider-contracts §2, §10.1), never from
- * our adapter: if both shared a misreading, the tests would agree with it.
+ * Sandbox simulator of the OpenAI Images API as OpenAI serves it on 2026-12-02:
+ * `POST /v1/images/generations` (JSON), `POST /v1/images/edits` (multipart), `GET /v1/models` and
+ * `GET /v1/models/{id}`. Written from OpenAI's public documentation and its official SDK, never from our
+ * adapter: if both shared a misreading, the tests would agree with it. The model catalogue and the
+ * sources behind it are in `openai/models.ts`; the main ones are the OpenAI deprecations page
+ * (developers.openai.com/api/docs/deprecations), the OpenAI image generation guide
+ * (developers.openai.com/api/docs/guides/image-generation) and model pages, all read 2026-12-02, and
+ * openai-node src/resources/images.ts and src/resources/models.ts @ 7b7d6ca7 (2026-08-21).
  *
- * It validates requests the way OpenAI does (same error envelope, `param` and `code`), answers with real
- * images of the requested size drawn from the request, and honours scripted faults (api-contract §7):
- * `status` (OpenAI's own body for that status), `timeout`, `moderated`, and the outcomes
- * `insufficient_quota` (429 billing error that must not be retried) and `organization_not_verified` (403).
+ * Models. Served: `gpt-image-2` (+ `-2026-04-21`), `gpt-image-2.5-sunburst|flare` (+ `-2026-09-08`),
+ * `gpt-image-2.6-sunburst|flare`, on both endpoints. Shut down: `dall-e-2`, `dall-e-3`, `gpt-image-1`,
+ * `gpt-image-1-mini`, `gpt-image-1.5`, `gpt-image-1.5-2025-12-16`, `chatgpt-image-latest`. A shut-down or
+ * unknown id answers 404 `{"error":{"message":"The model `<id>` does not exist or you do not have access to
+ * it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}`: OpenAI's usual answer for a
+ * model that does not exist. What OpenAI answers for a shut-down image model is unconfirmed; one public
+ * report saw 400 for dall-e-3 after its shutdown (github.com/learnpack/learnpack/issues/2078, 2026-06-16,
+ * third-party), so `openaiSandboxSettings.retiredModelStatus = 400` switches the
+ * shut-down ids (not the never-existing ones) to 400 with the same body. A request without `model` gets
+ * OpenAI's documented default (generations `dall-e-2`, edits `gpt-image-1.5`), both shut down, so it fails
+ * the same way. The model is checked before any other field: a request naming a dead model learns that
+ * first, whatever else is wrong with it.
  *
- * DALL·E `response_format: "url"` answers with URLs served by this simulator under `/files/<id>.png`,
- * valid for 60 minutes like OpenAI's; an expired one answers 403 like the Azure blob store behind them.
- * WebP (input and `output_format: "webp"`) goes through the project's image codecs, so a webp answer
- * is real WebP, never PNG bytes under a webp label.
+ * Validation (400, OpenAI's envelope with `param` and `code`): see `validateRequest`. The DALL·E fields
+ * `style` and `response_format` and the DALL·E qualities `standard`/`hd` are refused on every model, since
+ * only GPT image models are left and the SDK documents those as DALL·E-only. Results are always
+ * `{created, background, data: [{b64_json}], output_format, quality, size, usage}`: GPT image models never
+ * answer URLs. Each image is real, of the requested size and format (PNG, JPEG, WebP through the project's
+ * codecs, single-frame GIF through `openai/gif.ts`), drawn from the request so a different prompt, model,
+ * parameter or input image gives a different picture.
+ *
+ * Faults (`Fault` in sandbox.ts), taken once per authenticated images request, before its body is
+ * validated; the models endpoints never take one:
+ * - `status` → that status with OpenAI's own body for it; `timeout` → no answer until the client gives up;
+ * - `moderated` → a valid request is refused with `moderation_blocked` (400, `image_generation_user_error`);
+ * - `outcome`: `insufficient_quota` (429 billing error that must not be retried), `organization_not_verified`
+ *   (403), `model_shut_down` (the request's model answers `model_not_found` as if it had just been shut
+ *   down, with `retiredModelStatus`) and `model_shut_down_400` (the same, always 400).
  *
  * Deliberately stricter than OpenAI in one place: an upload whose declared MIME type disagrees with its
- * bytes is refused (`mimetype_mismatch`), to surface the mislabelling bug of provider-contracts §8.2.
- * Not simulated: streaming (`stream: true` answers 400) and the retired `/v1/images/variations`.
+ * bytes is refused (`mimetype_mismatch`), to surface a mislabelled upload rather than paper over it.
+ * Not simulated (400 `unsupported_in_sandbox`): streaming (`stream: true`) and 2.6's SVG output
+ * (`output_format: "svg"`, the `svg` object). GIFs have one frame; 2.6's animation fields
+ * (`frame_count`, `frame_duration_ms`, named only by third-party docs) are unknown parameters here. `/v1/images/variations` (a dall-e-2 endpoint) answers as an unknown URL.
  */
 import { createHash, randomBytes } from 'node:crypto';
 // The project's codecs, not the provider adapter: jimp can neither read nor write WebP.
 import { decodeImage, encodeImage } from '../../../functions/core/images/codecs.ts';
 import { drawImage, drawPicture, imageSize } from './draw.ts';
+import { encodeGif } from './openai/gif.ts';
+import {
+  type Endpoint,
+  FAMILY_RULES,
+  isRetiredModel,
+  MAX_ASPECT_RATIO,
+  MAX_LONG_SIDE,
+  MAX_SHORT_SIDE,
+  OPENAI_DEFAULT_MODEL,
+  OPENAI_SERVED_MODELS,
+  type OutputFormat,
+  type Quality,
+  type ServedModel,
+  SIZE_STEP,
+  STANDARD_SIZES,
+  servedModel,
+} from './openai/models.ts';
 import {
   type Fault,
   jsonResponse,
@@ -30,41 +73,37 @@ import {
   type SandboxSimulator,
 } from './sandbox.ts';
 
-// ---- models and their limits ----
+export {
+  OPENAI_DEFAULT_MODEL,
+  OPENAI_RETIRED_MODELS,
+  OPENAI_SERVED_MODELS,
+  type ServedModel,
+} from './openai/models.ts';
 
-const GPT_IMAGE_MODELS = ['gpt-image-1', 'gpt-image-1-mini', 'gpt-image-1.5'] as const;
-type GptImageModel = (typeof GPT_IMAGE_MODELS)[number];
-type Model = GptImageModel | 'dall-e-2' | 'dall-e-3';
-const GENERATION_MODELS: readonly Model[] = ['dall-e-2', 'dall-e-3', ...GPT_IMAGE_MODELS];
-/** DALL·E 3 has no edit endpoint. */
-const EDIT_MODELS: readonly Model[] = ['dall-e-2', ...GPT_IMAGE_MODELS];
+export interface OpenaiSandboxSettings {
+  /**
+   * HTTP status for a shut-down model id: 404 (default, OpenAI's usual `model_not_found`) or 400 (the
+   * variant one public report describes). The body is the same either way. Ids that never existed
+   * always answer 404.
+   */
+  retiredModelStatus: 404 | 400;
+}
 
-const PROMPT_LIMIT: Record<Model, number> = {
-  'dall-e-2': 1000,
-  'dall-e-3': 4000,
-  'gpt-image-1': 32000,
-  'gpt-image-1-mini': 32000,
-  'gpt-image-1.5': 32000,
-};
+export const openaiSandboxSettings: OpenaiSandboxSettings = { retiredModelStatus: 404 };
 
-const DALL_E_2_SIZES = ['256x256', '512x512', '1024x1024'] as const;
-const DALL_E_3_SIZES = ['1024x1024', '1792x1024', '1024x1792'] as const;
-const GPT_SIZES = ['1024x1024', '1536x1024', '1024x1536', 'auto'] as const;
-/** Concrete sizes `auto` may resolve to for GPT image models. */
-const GPT_CONCRETE_SIZES = ['1024x1024', '1536x1024', '1024x1536'] as const;
+/** Puts the settings back to their defaults (tests call it between cases). */
+export function resetOpenaiSandboxSettings(): void {
+  openaiSandboxSettings.retiredModelStatus = 404;
+}
 
+// ---- limits shared by every GPT image model (openai-node images.ts @ 2026-08-21) ----
+
+const PROMPT_LIMIT = 32000;
+const MAX_N = 10;
 const MB = 1024 * 1024;
-const GPT_IMAGE_MAX_BYTES = 50 * MB;
-const DALL_E_2_IMAGE_MAX_BYTES = 4 * MB;
+const IMAGE_MAX_BYTES = 50 * MB;
 const MASK_MAX_BYTES = 4 * MB;
 const MAX_INPUT_IMAGES = 16;
-/** OpenAI keeps DALL·E result URLs valid for 60 minutes. */
-const URL_LIFETIME_MS = 60 * 60 * 1000;
-const MAX_STORED_FILES = 200;
-
-function isGptImage(model: Model): model is GptImageModel {
-  return (GPT_IMAGE_MODELS as readonly string[]).includes(model);
-}
 
 // ---- OpenAI's error envelope ----
 
@@ -93,6 +132,23 @@ function unknownParameter(name: string, why = ''): OpenAiError {
   return invalid(`Unknown parameter: '${name}'.${why}`, name, 'unknown_parameter');
 }
 
+function notSimulated(what: string, param: string): OpenAiError {
+  return invalid(
+    `The OpenAI sandbox does not simulate ${what}; ask without it.`,
+    param,
+    'unsupported_in_sandbox',
+  );
+}
+
+function modelNotFound(model: string, status: number): OpenAiError {
+  return new OpenAiError(status, {
+    message: `The model \`${model}\` does not exist or you do not have access to it.`,
+    type: 'invalid_request_error',
+    param: null,
+    code: 'model_not_found',
+  });
+}
+
 function quoteList(values: readonly string[]): string {
   const quoted = values.map((value) => `'${value}'`);
   if (quoted.length <= 1) return quoted.join('');
@@ -114,6 +170,14 @@ function invalidType(name: string, expected: string, value: unknown): OpenAiErro
     `Invalid type for '${name}': expected ${expected}, but got ${describe(value)} instead.`,
     name,
     'invalid_type',
+  );
+}
+
+function invalidValue(name: string, value: string, allowed: readonly string[]): OpenAiError {
+  return invalid(
+    `Invalid value: '${value}'. Supported values are: ${quoteList(allowed)}.`,
+    name,
+    'invalid_value',
   );
 }
 
@@ -186,46 +250,38 @@ class Params {
     const value = this.string(name);
     if (value === undefined) return undefined;
     const match = allowed.find((candidate) => candidate === value);
-    if (match === undefined) {
-      throw invalid(
-        `Invalid value: '${value}'. Supported values are: ${quoteList(allowed)}.`,
-        name,
-        'invalid_value',
-      );
-    }
+    if (match === undefined) throw invalidValue(name, value, allowed);
     return match;
   }
 }
 
 // ---- the validated request ----
 
-type Endpoint = 'generations' | 'edits';
-type OutputFormat = 'png' | 'jpeg' | 'webp';
-
 interface Job {
   endpoint: Endpoint;
-  model: Model;
+  model: ServedModel;
   prompt: string;
   n: number;
   width: number;
   height: number;
   /** The size answered back, `auto` resolved. */
   size: string;
-  /** The quality answered back (GPT image: `auto`/`standard` resolved). */
-  quality: string;
-  style: string | undefined;
-  responseFormat: 'url' | 'b64_json';
+  /** The quality answered back, `auto` resolved. */
+  quality: Quality;
+  /** 2.6 only; undefined elsewhere. */
+  complexity: 'low' | 'medium' | 'high' | undefined;
   background: 'transparent' | 'opaque';
   outputFormat: OutputFormat;
   compression: number;
+  inputFidelity: 'high' | 'low';
   /** First input image (as PNG or JPEG), blended into the result. */
   input: Buffer | undefined;
   /** Hash of every uploaded file, so any change of input changes the picture. */
   inputDigest: string;
   inputImages: number;
-  inputFidelity: 'high' | 'low';
 }
 
+/** Fields each endpoint knows (openai-node ImageGenerateParams / ImageEditParams, plus 2.6's). */
 const KNOWN_FIELDS: Record<Endpoint, ReadonlySet<string>> = {
   generations: new Set([
     'prompt',
@@ -233,8 +289,7 @@ const KNOWN_FIELDS: Record<Endpoint, ReadonlySet<string>> = {
     'n',
     'size',
     'quality',
-    'style',
-    'response_format',
+    'complexity',
     'background',
     'output_format',
     'output_compression',
@@ -243,6 +298,10 @@ const KNOWN_FIELDS: Record<Endpoint, ReadonlySet<string>> = {
     'partial_images',
     'user',
     'safety_identifier',
+    'svg',
+    // DALL·E-only fields, known so that the refusal can say why.
+    'style',
+    'response_format',
   ]),
   edits: new Set([
     'image',
@@ -253,7 +312,7 @@ const KNOWN_FIELDS: Record<Endpoint, ReadonlySet<string>> = {
     'n',
     'size',
     'quality',
-    'response_format',
+    'complexity',
     'background',
     'output_format',
     'output_compression',
@@ -262,38 +321,17 @@ const KNOWN_FIELDS: Record<Endpoint, ReadonlySet<string>> = {
     'partial_images',
     'user',
     'safety_identifier',
+    'style',
+    'response_format',
   ]),
 };
 
-/** Parameters the documentation marks "only supported for the GPT image models". */
-const GPT_ONLY_FIELDS = [
-  'background',
-  'output_format',
-  'output_compression',
-  'moderation',
-  'partial_images',
-  'input_fidelity',
-] as const;
-
-function resolveModel(params: Params, endpoint: Endpoint): Model {
-  const given = params.string('model');
-  if (given === undefined) {
-    // Generations: "Defaults to dall-e-2 unless a parameter specific to the GPT image models is used".
-    // Edits: the current SDK documentation names gpt-image-1.5 as the edit default (provider-contracts §2.2).
-    if (endpoint === 'edits') return 'gpt-image-1.5';
-    const gptOnly = GPT_ONLY_FIELDS.some((name) => params.has(name)) || params.boolean('stream') === true;
-    return gptOnly ? 'gpt-image-1' : 'dall-e-2';
-  }
-  const allowed = endpoint === 'edits' ? EDIT_MODELS : GENERATION_MODELS;
-  const match = allowed.find((model) => model === given);
-  if (match === undefined) {
-    throw invalid(
-      `Invalid value: '${given}'. Supported values are: ${quoteList(allowed)}.`,
-      'model',
-      'invalid_value',
-    );
-  }
-  return match;
+/** The served model a request names, or the `model_not_found` error OpenAI answers. */
+function resolveModel(params: Params, endpoint: Endpoint): ServedModel {
+  const id = params.string('model') ?? OPENAI_DEFAULT_MODEL[endpoint];
+  const served = servedModel(id);
+  if (served) return served;
+  throw modelNotFound(id, isRetiredModel(id) ? openaiSandboxSettings.retiredModelStatus : 404);
 }
 
 function parseSize(size: string): { width: number; height: number } {
@@ -301,12 +339,12 @@ function parseSize(size: string): { width: number; height: number } {
   return { width: Number(w), height: Number(h) };
 }
 
-/** The supported GPT size whose aspect ratio is closest to the input's (what `auto` picks for edits). */
-function closestGptSize(width: number, height: number): string {
+/** The standard size whose aspect ratio is closest to the input's (what `auto` picks for edits). */
+function closestStandardSize(width: number, height: number): string {
   const target = Math.log(width / height);
-  let best: string = GPT_CONCRETE_SIZES[0];
+  let best: string = STANDARD_SIZES[0];
   let bestDistance = Number.POSITIVE_INFINITY;
-  for (const size of GPT_CONCRETE_SIZES) {
+  for (const size of STANDARD_SIZES) {
     const { width: w, height: h } = parseSize(size);
     const distance = Math.abs(Math.log(w / h) - target);
     if (distance < bestDistance) {
@@ -317,18 +355,87 @@ function closestGptSize(width: number, height: number): string {
   return best;
 }
 
-/** Validates everything but the uploaded files; `firstImage` is the first edit input's dimensions. */
-function validateCommon(
+const grouped = (value: number): string => value.toLocaleString('en-US');
+
+/**
+ * `size`: `auto`, a standard size, or a custom `WIDTHxHEIGHT` with both sides multiples of 16, an aspect
+ * ratio within 1:3..3:1 and at most 3840x2160 (long side ≤ 3840, short side ≤ 2160) (openai-node
+ * images.ts @ 2026-08-21, stated for gpt-image-2); 2.5 and 2.6 also need 655,360–8,294,400 pixels in all
+ * (third-party only: Comfy docs OpenAIGPTImageNodeV3, read 2026-12-02). Every rule applies to standard
+ * sizes too; they pass them all.
+ */
+function resolveSize(
   params: Params,
-  endpoint: Endpoint,
+  model: ServedModel,
   firstImage: { width: number; height: number } | undefined,
-): Omit<Job, 'input' | 'inputDigest' | 'inputImages'> {
-  for (const name of params.names()) {
+): { size: string; width: number; height: number } {
+  const requested = params.string('size') ?? 'auto';
+  if (requested === 'auto') {
+    const size = firstImage ? closestStandardSize(firstImage.width, firstImage.height) : '1024x1024';
+    return { size, ...parseSize(size) };
+  }
+  const match = /^([1-9]\d{0,5})x([1-9]\d{0,5})$/.exec(requested);
+  if (!match) {
+    throw invalid(
+      `Invalid value: '${requested}'. Supported values are: 'auto', ${quoteList(STANDARD_SIZES)}, or a custom size 'WIDTHxHEIGHT'.`,
+      'size',
+      'invalid_value',
+    );
+  }
+  const width = Number(match[1]);
+  const height = Number(match[2]);
+  const refuse = (why: string): OpenAiError =>
+    invalid(`Invalid size '${requested}': ${why}`, 'size', 'invalid_value');
+  if (width % SIZE_STEP !== 0 || height % SIZE_STEP !== 0) {
+    throw refuse(`width and height must both be multiples of ${SIZE_STEP}.`);
+  }
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  if (long > MAX_ASPECT_RATIO * short) {
+    throw refuse(`the aspect ratio must be between 1:${MAX_ASPECT_RATIO} and ${MAX_ASPECT_RATIO}:1.`);
+  }
+  if (long > MAX_LONG_SIDE || short > MAX_SHORT_SIDE) {
+    throw refuse(
+      `the maximum supported resolution is ${MAX_LONG_SIDE}x${MAX_SHORT_SIDE} (long side at most ${MAX_LONG_SIDE}, short side at most ${MAX_SHORT_SIDE}).`,
+    );
+  }
+  const bounds = FAMILY_RULES[model.family].pixels;
+  if (bounds && (width * height < bounds.min || width * height > bounds.max)) {
+    throw refuse(
+      `${model.id} needs between ${grouped(bounds.min)} and ${grouped(bounds.max)} pixels in total, but ${requested} has ${grouped(width * height)}.`,
+    );
+  }
+  return { size: `${width}x${height}`, width, height };
+}
+
+/**
+ * Refuses fields the endpoint does not know (uploaded files included) and the DALL·E-only ones, which no
+ * served model takes (openai-node images.ts @ 2026-08-21: `style` "is only supported for `dall-e-3`";
+ * `response_format` "isn't supported for the GPT image models, which always return base64-encoded images").
+ */
+function checkFieldNames(params: Params, endpoint: Endpoint, model: ServedModel, fileFields: string[]): void {
+  for (const name of [...params.names(), ...fileFields]) {
     if (!KNOWN_FIELDS[endpoint].has(name)) throw unknownParameter(name);
   }
-  const model = resolveModel(params, endpoint);
-  const gpt = isGptImage(model);
+  if (params.has('style')) {
+    throw unknownParameter('style', ` This parameter is only supported for dall-e-3, not ${model.id}.`);
+  }
+  if (params.has('response_format')) {
+    throw unknownParameter(
+      'response_format',
+      ` GPT image models always return base64-encoded images (data[].b64_json); ${model.id} does not take this parameter.`,
+    );
+  }
+}
 
+/** Validates everything but the uploaded files; `firstImage` is the first edit input's dimensions. */
+function validateRequest(
+  params: Params,
+  endpoint: Endpoint,
+  model: ServedModel,
+  firstImage: { width: number; height: number } | undefined,
+): Omit<Job, 'input' | 'inputDigest' | 'inputImages'> {
+  const rules = FAMILY_RULES[model.family];
   const prompt = params.string('prompt');
   if (prompt === undefined) {
     throw invalid("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
@@ -341,123 +448,92 @@ function validateCommon(
     );
   }
   const promptLength = [...prompt].length;
-  const limit = PROMPT_LIMIT[model];
-  if (promptLength > limit) {
+  if (promptLength > PROMPT_LIMIT) {
     throw invalid(
-      `Invalid 'prompt': string too long. Expected a string with maximum length ${limit}, but got a string with length ${promptLength} instead.`,
+      `Invalid 'prompt': string too long. Expected a string with maximum length ${PROMPT_LIMIT}, but got a string with length ${promptLength} instead.`,
       'prompt',
       'string_above_max_length',
     );
   }
 
-  const n = params.integer('n', 1, 10) ?? 1;
-  if (model === 'dall-e-3' && n !== 1) {
-    throw invalid('You must provide n=1 for this model.', 'n', 'invalid_value');
-  }
-
+  const n = params.integer('n', 1, MAX_N) ?? 1;
   params.string('user');
   params.string('safety_identifier');
-  const stream = params.boolean('stream');
-
-  if (!gpt) {
-    for (const name of GPT_ONLY_FIELDS) {
-      if (params.has(name)) {
-        throw unknownParameter(
-          name,
-          ` This parameter is only supported for the GPT image models, not ${model}.`,
-        );
-      }
-    }
-    if (stream === true) {
-      throw unknownParameter(
-        'stream',
-        ` Streaming is only supported for the GPT image models, not ${model}.`,
-      );
-    }
-    if (model !== 'dall-e-3' && params.has('style')) {
-      throw unknownParameter('style', ' This parameter is only supported for dall-e-3.');
-    }
-    const sizes = model === 'dall-e-3' ? DALL_E_3_SIZES : DALL_E_2_SIZES;
-    const size = params.choice('size', sizes) ?? '1024x1024';
-    const qualities = model === 'dall-e-3' ? (['standard', 'hd'] as const) : (['standard'] as const);
-    const quality = params.choice('quality', qualities) ?? 'standard';
-    const style =
-      model === 'dall-e-3' ? (params.choice('style', ['vivid', 'natural']) ?? 'vivid') : undefined;
-    const responseFormat = params.choice('response_format', ['url', 'b64_json']) ?? 'url';
-    return {
-      endpoint,
-      model,
-      prompt,
-      n,
-      ...parseSize(size),
-      size,
-      quality,
-      style,
-      responseFormat,
-      background: 'opaque',
-      outputFormat: 'png',
-      compression: 100,
-      inputFidelity: 'low',
-    };
-  }
-
-  // GPT image models always answer base64 and have no style.
-  if (params.has('response_format')) throw unknownParameter('response_format');
-  if (params.has('style')) throw unknownParameter('style');
-  if (stream === true) {
-    throw invalid(
-      'The OpenAI sandbox does not simulate streaming (stream=true); ask without streaming.',
-      'stream',
-      'unsupported_in_sandbox',
-    );
-  }
+  if (params.boolean('stream') === true) throw notSimulated('streaming (stream=true)', 'stream');
   params.integer('partial_images', 0, 3);
+  // `moderation` is a generations field only (openai-node ImageEditParams @ 2026-08-21 has none).
   if (endpoint === 'generations') params.choice('moderation', ['low', 'auto']);
 
-  const requestedSize = params.choice('size', GPT_SIZES) ?? 'auto';
-  let size: string = requestedSize;
-  if (requestedSize === 'auto')
-    size = firstImage ? closestGptSize(firstImage.width, firstImage.height) : '1024x1024';
+  const { size, width, height } = resolveSize(params, model, firstImage);
 
-  const qualities =
-    endpoint === 'edits'
-      ? (['standard', 'low', 'medium', 'high', 'auto'] as const)
-      : (['low', 'medium', 'high', 'auto'] as const);
-  const requestedQuality = params.choice('quality', qualities) ?? 'auto';
-  const quality =
-    requestedQuality === 'auto' ? 'high' : requestedQuality === 'standard' ? 'medium' : requestedQuality;
+  // low/medium/high/auto: openai-node images.ts @ 2026-08-21. xhigh/max (2.5 and 2.6 only): third-party
+  // only, apidog.com/blog/gpt-image-2-6-api (2026-11-05) and the Cloudflare gpt-image-2.5-sunburst model
+  // page, read 2026-12-02. `standard`/`hd` were DALL·E's and are not in the list.
+  const requestedQuality = params.choice('quality', [...rules.qualities, 'auto']) ?? 'auto';
+  // `auto` lets the model choose; the simulator reports it as `high`, a value every family has.
+  const quality: Quality = requestedQuality === 'auto' ? 'high' : requestedQuality;
 
-  const outputFormat = params.choice('output_format', ['png', 'jpeg', 'webp']) ?? 'png';
+  // "complexity" low/medium/high, high when omitted, GPT-Image-2.6 only: OpenAI image generation guide
+  // (developers.openai.com/ko-KR/api/docs/guides/image-generation), read 2026-12-02.
+  let complexity: Job['complexity'];
+  if (params.has('complexity')) {
+    if (!rules.complexity) {
+      throw unknownParameter(
+        'complexity',
+        ` This parameter is only supported for the gpt-image-2.6 models, not ${model.id}.`,
+      );
+    }
+    complexity = params.choice('complexity', ['low', 'medium', 'high']);
+  } else if (rules.complexity) {
+    complexity = 'high';
+  }
+
+  const requestedFormat = params.string('output_format') ?? 'png';
+  // SVG is a 2.6 generations feature (OpenAI image generation guide, read 2026-12-02).
+  if (rules.svg && endpoint === 'generations' && (requestedFormat === 'svg' || params.has('svg'))) {
+    throw notSimulated('SVG output', requestedFormat === 'svg' ? 'output_format' : 'svg');
+  }
+  if (params.has('svg')) {
+    throw unknownParameter('svg', ` This parameter is only supported for the gpt-image-2.6 models.`);
+  }
+  const outputFormat = rules.outputFormats.find((format) => format === requestedFormat);
+  if (outputFormat === undefined) throw invalidValue('output_format', requestedFormat, rules.outputFormats);
+
+  // "When using transparent, set the output format to png or webp" (openai-node images.ts @ 2026-08-21);
+  // 2.6 also GIF, and the JPEG refusal's wording: docs.apiyi.com/en/faq/gpt-image-output-format-background
+  // (measured 2026-11-12, third-party). Which `param` and `code` OpenAI names is unconfirmed.
   const background = params.choice('background', ['transparent', 'opaque', 'auto']) ?? 'auto';
-  if (background === 'transparent' && outputFormat === 'jpeg') {
+  if (background === 'transparent' && !rules.transparentFormats.includes(outputFormat)) {
     throw invalid(
-      "Transparent background is not supported with output_format 'jpeg'. Use 'png' or 'webp'.",
+      outputFormat === 'jpeg'
+        ? 'Transparent background is not supported for JPEG output format'
+        : `Transparent background is not supported for ${outputFormat.toUpperCase()} output format. Use ${quoteList(rules.transparentFormats)}.`,
       'background',
       'invalid_value',
     );
   }
+
+  // "only supported … with the webp or jpeg output formats, and defaults to 100".
   const compression = params.integer('output_compression', 0, 100);
-  if (compression !== undefined && compression < 100 && outputFormat === 'png') {
+  if (compression !== undefined && compression < 100 && outputFormat !== 'jpeg' && outputFormat !== 'webp') {
     throw invalid(
-      'Compression less than 100 is not supported for PNG output format.',
+      `Compression less than 100 is not supported for ${outputFormat.toUpperCase()} output format.`,
       'output_compression',
       'invalid_value',
     );
   }
   const inputFidelity = endpoint === 'edits' ? params.choice('input_fidelity', ['high', 'low']) : undefined;
-  if (inputFidelity !== undefined && model === 'gpt-image-1-mini') {
-    throw invalid(`input_fidelity is not supported for ${model}.`, 'input_fidelity', 'invalid_value');
-  }
+
   return {
     endpoint,
     model,
     prompt,
     n,
-    ...parseSize(size),
+    width,
+    height,
     size,
     quality,
-    style: undefined,
-    responseFormat: 'b64_json',
+    complexity,
     background: background === 'transparent' ? 'transparent' : 'opaque',
     outputFormat,
     compression: compression ?? 100,
@@ -468,6 +544,7 @@ function validateCommon(
 // ---- uploaded files ----
 
 type Sniffed = 'image/png' | 'image/jpeg' | 'image/webp';
+const INPUT_TYPES: readonly Sniffed[] = ['image/png', 'image/jpeg', 'image/webp'];
 
 /** The real format from the file's magic bytes; a declared MIME type alone proves nothing. */
 function sniff(bytes: Buffer): Sniffed | undefined {
@@ -561,8 +638,7 @@ async function readUpload(
       'invalid_image_file',
     );
   }
-  // Stricter than strictly necessary on purpose: a label that lies about the bytes is a client bug
-  // (provider-contracts §8.2) the sandbox should surface rather than paper over.
+  // Stricter than OpenAI on purpose: a label that lies about the bytes is a client bug worth surfacing.
   if (real !== declared) {
     throw invalid(
       `Invalid file '${field}': uploaded as '${declared}' but its content is '${real}'. Send the file's true mimetype.`,
@@ -581,10 +657,13 @@ async function readUpload(
   return { bytes, type: real, ...decoded };
 }
 
+/**
+ * `image` / `image[]`: up to 16 png, webp or jpg files, each less than 50 MB; `mask`: one PNG with alpha,
+ * less than 4 MB, the size of the first image (openai-node images.ts @ 2026-08-21).
+ */
 async function readEditFiles(
   files: Map<string, File[]>,
   params: Params,
-  model: Model,
 ): Promise<{ images: Upload[]; mask: Upload | undefined }> {
   for (const name of ['image', 'image[]', 'mask']) {
     if (params.has(name))
@@ -595,14 +674,6 @@ async function readEditFiles(
   if (fileList.length === 0) {
     throw invalid("Missing required parameter: 'image'.", 'image', 'missing_required_parameter');
   }
-  const gpt = isGptImage(model);
-  if (!gpt && fileList.length > 1) {
-    throw invalid(
-      `${model} accepts exactly one image to edit, but got ${fileList.length}.`,
-      field,
-      'invalid_value',
-    );
-  }
   if (fileList.length > MAX_INPUT_IMAGES) {
     throw invalid(
       `Invalid '${field}': array too long. Expected an array with maximum length ${MAX_INPUT_IMAGES}, but got an array with length ${fileList.length} instead.`,
@@ -610,20 +681,10 @@ async function readEditFiles(
       'array_above_max_length',
     );
   }
-  const allowed: readonly Sniffed[] = gpt ? ['image/png', 'image/jpeg', 'image/webp'] : ['image/png'];
   const images: Upload[] = [];
-  for (const file of fileList) {
-    images.push(await readUpload(file, field, allowed, gpt ? GPT_IMAGE_MAX_BYTES : DALL_E_2_IMAGE_MAX_BYTES));
-  }
+  for (const file of fileList) images.push(await readUpload(file, field, INPUT_TYPES, IMAGE_MAX_BYTES));
   const first = images[0];
   if (!first) throw invalid("Missing required parameter: 'image'.", 'image', 'missing_required_parameter');
-  if (!gpt && first.width !== first.height) {
-    throw invalid(
-      `Invalid input image - image must be square, but it is ${first.width}x${first.height}.`,
-      field,
-      'invalid_image',
-    );
-  }
 
   const masks = files.get('mask') ?? [];
   if (masks.length > 1) throw invalid('Only one mask may be given.', 'mask', 'invalid_value');
@@ -648,25 +709,20 @@ async function readEditFiles(
 }
 
 async function buildJob(endpoint: Endpoint, params: Params, files: Map<string, File[]>): Promise<Job> {
+  const model = resolveModel(params, endpoint);
+  checkFieldNames(params, endpoint, model, [...files.keys()]);
   if (endpoint === 'generations') {
     return {
-      ...validateCommon(params, endpoint, undefined),
+      ...validateRequest(params, endpoint, model, undefined),
       input: undefined,
       inputDigest: '',
       inputImages: 0,
     };
   }
-  // Files are checked after the model (their rules depend on it) but before the size (`auto` follows them).
-  for (const name of params.names()) {
-    if (!KNOWN_FIELDS.edits.has(name)) throw unknownParameter(name);
-  }
-  for (const name of files.keys()) {
-    if (!KNOWN_FIELDS.edits.has(name)) throw unknownParameter(name);
-  }
-  const model = resolveModel(params, endpoint);
-  const { images, mask } = await readEditFiles(files, params, model);
+  // Files are read before the other fields because `size: auto` follows the first image.
+  const { images, mask } = await readEditFiles(files, params);
   const first = images[0];
-  const job = validateCommon(params, endpoint, first);
+  const job = validateRequest(params, endpoint, model, first);
   const digest = createHash('sha256');
   for (const upload of [...images, ...(mask ? [mask] : [])]) digest.update(upload.bytes);
   return {
@@ -683,10 +739,10 @@ async function render(job: Job, index: number): Promise<Buffer> {
   const seed = [
     'openai',
     job.endpoint,
-    job.model,
+    job.model.id,
     job.size,
     job.quality,
-    job.style ?? '',
+    job.complexity ?? '',
     job.background,
     String(index),
     job.inputDigest,
@@ -699,22 +755,37 @@ async function render(job: Job, index: number): Promise<Buffer> {
     input: job.input,
     transparent: job.background === 'transparent',
   };
-  if (job.outputFormat === 'webp') {
-    const picture = await drawPicture(options);
-    return encodeImage(picture.bitmap, 'webp', { quality: Math.max(1, job.compression) });
+  const quality = Math.max(1, job.compression);
+  switch (job.outputFormat) {
+    case 'webp': {
+      const picture = await drawPicture(options);
+      return encodeImage(picture.bitmap, 'webp', { quality });
+    }
+    case 'gif': {
+      const picture = await drawPicture(options);
+      return encodeGif(picture.bitmap, options.transparent);
+    }
+    default:
+      return drawImage({ ...options, format: job.outputFormat, quality });
   }
-  return drawImage({ ...options, format: job.outputFormat, quality: Math.max(1, job.compression) });
 }
+
+/** Output tokens per image of 1024x1024, by quality; other sizes scale with their pixel count. */
+const TOKENS_PER_MEGAPIXEL: Record<Quality, number> = {
+  low: 272,
+  medium: 1056,
+  high: 4160,
+  xhigh: 6240,
+  max: 8320,
+};
 
 /** Approximate token accounting in the shape OpenAI reports for GPT image models. */
 function usage(job: Job): Record<string, unknown> {
-  const perImage: Record<string, [number, number]> = {
-    low: [272, 408],
-    medium: [1056, 1584],
-    high: [4160, 6240],
-  };
-  const [square, oblong] = perImage[job.quality] ?? [1056, 1584];
-  const imageTokens = (job.width === job.height ? square : oblong) * job.n;
+  const perImage = Math.max(
+    1,
+    Math.round((TOKENS_PER_MEGAPIXEL[job.quality] * job.width * job.height) / (1024 * 1024)),
+  );
+  const imageTokens = perImage * job.n;
   const textTokens = Math.ceil(job.prompt.length / 4);
   const inputImageTokens = job.inputImages * (job.inputFidelity === 'high' ? 4160 : 323);
   const inputTokens = textTokens + inputImageTokens;
@@ -727,42 +798,13 @@ function usage(job: Job): Record<string, unknown> {
   };
 }
 
-/** DALL·E 3 rewrites prompts; a deterministic stand-in keeps `revised_prompt` present and traceable. */
-function revisePrompt(job: Job): string {
-  return `${job.prompt.trim()} — rendered as a ${job.style ?? 'vivid'}, detailed ${job.size} image.`;
-}
-
-const storedFiles = new Map<string, { bytes: Buffer; expiresAt: number }>();
-
-function storeFile(bytes: Buffer, baseUrl: string): string {
-  const id = `img-${randomBytes(12).toString('hex')}`;
-  const expiresAt = Date.now() + URL_LIFETIME_MS;
-  storedFiles.set(id, { bytes, expiresAt });
-  // Bounded so a long `npm start` session does not keep every picture ever drawn.
-  while (storedFiles.size > MAX_STORED_FILES) {
-    const oldest = storedFiles.keys().next().value;
-    if (oldest === undefined) break;
-    storedFiles.delete(oldest);
-  }
-  const expiry = encodeURIComponent(new Date(expiresAt).toISOString());
-  return `${baseUrl.replace(/\/+$/, '')}/files/${id}.png?se=${expiry}&sp=r&sig=sandbox`;
-}
-
-async function succeed(job: Job, baseUrl: string): Promise<Record<string, unknown>> {
-  const data: Record<string, string>[] = [];
+async function succeed(job: Job): Promise<Record<string, unknown>> {
+  const data: { b64_json: string }[] = [];
   for (let index = 0; index < job.n; index++) {
-    const bytes = await render(job, index);
-    const item: Record<string, string> =
-      job.responseFormat === 'url'
-        ? { url: storeFile(bytes, baseUrl) }
-        : { b64_json: bytes.toString('base64') };
-    if (job.model === 'dall-e-3') item.revised_prompt = revisePrompt(job);
-    data.push(item);
+    data.push({ b64_json: (await render(job, index)).toString('base64') });
   }
-  const created = Math.floor(Date.now() / 1000);
-  if (!isGptImage(job.model)) return { created, data };
   return {
-    created,
+    created: Math.floor(Date.now() / 1000),
     background: job.background,
     data,
     output_format: job.outputFormat,
@@ -779,10 +821,11 @@ function maskKey(key: string): string {
   return `${key.slice(0, 3)}${'*'.repeat(Math.min(20, key.length - 7))}${key.slice(-4)}`;
 }
 
+/** The model a request names (or would default to), for fault bodies that quote it. */
 function modelHint(raw: Record<string, unknown>, endpoint: Endpoint): string {
   const model = raw.model;
   if (typeof model === 'string' && model.length > 0) return model;
-  return endpoint === 'edits' ? 'gpt-image-1.5' : 'dall-e-2';
+  return OPENAI_DEFAULT_MODEL[endpoint];
 }
 
 function statusFault(status: number, model: string, apiKey: string): OpenAiError {
@@ -816,14 +859,7 @@ function statusFault(status: number, model: string, apiKey: string): OpenAiError
         ),
       );
     case 404:
-      return new OpenAiError(
-        404,
-        body(
-          'invalid_request_error',
-          `The model \`${model}\` does not exist or you do not have access to it.`,
-          'model_not_found',
-        ),
-      );
+      return modelNotFound(model, 404);
     case 429:
       return new OpenAiError(
         429,
@@ -857,34 +893,32 @@ function statusFault(status: number, model: string, apiKey: string): OpenAiError
 }
 
 function outcomeFault(outcome: string, model: string, apiKey: string): OpenAiError | undefined {
-  if (outcome === 'insufficient_quota') {
-    return new OpenAiError(429, {
-      message:
-        'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
-      type: 'insufficient_quota',
-      param: null,
-      code: 'insufficient_quota',
-    });
+  switch (outcome) {
+    case 'insufficient_quota':
+      return new OpenAiError(429, {
+        message:
+          'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
+        type: 'insufficient_quota',
+        param: null,
+        code: 'insufficient_quota',
+      });
+    case 'organization_not_verified':
+      return statusFault(403, model, apiKey);
+    case 'model_shut_down':
+      return modelNotFound(model, openaiSandboxSettings.retiredModelStatus);
+    case 'model_shut_down_400':
+      return modelNotFound(model, 400);
+    default:
+      return undefined;
   }
-  if (outcome === 'organization_not_verified') return statusFault(403, model, apiKey);
-  return undefined;
 }
 
-function moderationError(model: Model, requestId: string): OpenAiError {
-  if (isGptImage(model)) {
-    return new OpenAiError(400, {
-      message: `Your request was rejected by the safety system. If you believe this is an error, contact us at help.openai.com and include the request ID ${requestId}.`,
-      type: 'image_generation_user_error',
-      param: null,
-      code: 'moderation_blocked',
-    });
-  }
+function moderationError(requestId: string): OpenAiError {
   return new OpenAiError(400, {
-    message:
-      'Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.',
+    message: `Your request was rejected by the safety system. If you believe this is an error, contact us at help.openai.com and include the request ID ${requestId}.`,
     type: 'image_generation_user_error',
     param: null,
-    code: 'content_policy_violation',
+    code: 'moderation_blocked',
   });
 }
 
@@ -919,42 +953,34 @@ function errorResponse(error: OpenAiError): Response {
   return jsonResponse(error.status, { error: error.body }, error.headers);
 }
 
+function invalidUrl(method: string, pathname: string): OpenAiError {
+  return new OpenAiError(404, {
+    message: `Invalid URL (${method} ${pathname})`,
+    type: 'invalid_request_error',
+    param: null,
+    code: null,
+  });
+}
+
+function wrongMethod(method: string, pathname: string, allow: string): OpenAiError {
+  return new OpenAiError(
+    405,
+    {
+      message: `Invalid method for URL (${method} ${pathname})`,
+      type: 'invalid_request_error',
+      param: null,
+      code: null,
+    },
+    { allow },
+  );
+}
+
 // ---- routes ----
 
-const ROUTES: Record<string, Endpoint> = {
+const IMAGE_ROUTES: Record<string, Endpoint> = {
   '/v1/images/generations': 'generations',
   '/v1/images/edits': 'edits',
 };
-
-function serveFile(request: Request, pathname: string): Response {
-  if (request.method !== 'GET' && request.method !== 'HEAD') {
-    return new Response(null, { status: 405, headers: { allow: 'GET, HEAD' } });
-  }
-  const id = /^\/files\/([A-Za-z0-9-]+)\.png$/.exec(pathname)?.[1];
-  const stored = id === undefined ? undefined : storedFiles.get(id);
-  const xml = (code: string, message: string): string =>
-    `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
-  if (!stored) {
-    return new Response(xml('BlobNotFound', 'The specified blob does not exist.'), {
-      status: 404,
-      headers: { 'content-type': 'application/xml' },
-    });
-  }
-  if (Date.now() >= stored.expiresAt) {
-    // Like the signed blob URLs OpenAI hands out: after 60 minutes the signature no longer authorises.
-    return new Response(
-      xml(
-        'AuthenticationFailed',
-        'Signed expiry time has passed. Server failed to authenticate the request.',
-      ),
-      { status: 403, headers: { 'content-type': 'application/xml' } },
-    );
-  }
-  return new Response(request.method === 'HEAD' ? null : new Uint8Array(stored.bytes), {
-    status: 200,
-    headers: { 'content-type': 'image/png', 'content-length': String(stored.bytes.length) },
-  });
-}
 
 function bearerKey(request: Request): string | undefined {
   const match = /^Bearer\s+(\S.*)$/i.exec(request.headers.get('authorization') ?? '');
@@ -969,6 +995,32 @@ const MISSING_KEY: ErrorBody = {
   param: null,
   code: null,
 };
+
+/**
+ * OpenAI's model object (openai-node src/resources/models.ts @ 2026-08-21): `{id, object, created,
+ * owned_by}` plus `shutdown_date`, "the date when the model will shut down, or null if not announced"
+ * (also on the OpenAI deprecations page, read 2026-12-02). No served image model has an announced date.
+ */
+function modelObject(model: ServedModel): Record<string, unknown> {
+  return { id: model.id, object: 'model', created: model.created, owned_by: 'system', shutdown_date: null };
+}
+
+/** `GET /v1/models` and `GET /v1/models/{id}`: the served image models only; anything else is not found. */
+function serveModels(request: Request, pathname: string): Response {
+  if (bearerKey(request) === undefined) return jsonResponse(401, { error: MISSING_KEY });
+  if (request.method !== 'GET') return errorResponse(wrongMethod(request.method, pathname, 'GET'));
+  if (pathname === '/v1/models') {
+    return jsonResponse(200, { object: 'list', data: OPENAI_SERVED_MODELS.map(modelObject) });
+  }
+  let id: string;
+  try {
+    id = decodeURIComponent(pathname.slice('/v1/models/'.length));
+  } catch {
+    return errorResponse(invalidUrl(request.method, pathname));
+  }
+  const served = servedModel(id);
+  return served ? jsonResponse(200, modelObject(served)) : errorResponse(modelNotFound(id, 404));
+}
 
 async function readRecorded(
   request: Request,
@@ -1062,9 +1114,9 @@ async function serveImages(
     if (error instanceof OpenAiError) return errorResponse(error);
     throw error;
   }
-  // Moderation judges a valid request, so it comes after validation and knows the model's refusal code.
-  if (fault?.moderated) return errorResponse(moderationError(job.model, requestId));
-  return jsonResponse(200, await succeed(job, context.baseUrl));
+  // Moderation judges a valid request, so it comes after validation.
+  if (fault?.moderated) return errorResponse(moderationError(requestId));
+  return jsonResponse(200, await succeed(job));
 }
 
 export const openaiSimulator: SandboxSimulator = {
@@ -1082,39 +1134,15 @@ export const openaiSimulator: SandboxSimulator = {
     const read = await readRecorded(request, pathname);
     context.record(read.recorded);
 
-    if (pathname.startsWith('/files/')) return withHeaders(serveFile(request, pathname), headers, started);
-    const endpoint = ROUTES[pathname];
+    if (pathname === '/v1/models' || /^\/v1\/models\/[^/]+$/.test(pathname)) {
+      return withHeaders(serveModels(request, pathname), headers, started);
+    }
+    const endpoint = IMAGE_ROUTES[pathname];
     if (endpoint === undefined) {
-      return withHeaders(
-        errorResponse(
-          new OpenAiError(404, {
-            message: `Invalid URL (${request.method} ${pathname})`,
-            type: 'invalid_request_error',
-            param: null,
-            code: null,
-          }),
-        ),
-        headers,
-        started,
-      );
+      return withHeaders(errorResponse(invalidUrl(request.method, pathname)), headers, started);
     }
     if (request.method !== 'POST') {
-      return withHeaders(
-        errorResponse(
-          new OpenAiError(
-            405,
-            {
-              message: `Invalid method for URL (${request.method} ${pathname})`,
-              type: 'invalid_request_error',
-              param: null,
-              code: null,
-            },
-            { allow: 'POST' },
-          ),
-        ),
-        headers,
-        started,
-      );
+      return withHeaders(errorResponse(wrongMethod(request.method, pathname, 'POST')), headers, started);
     }
     const response = await serveImages(request, endpoint, read.ok ? read : undefined, context, requestId);
     return withHeaders(response, headers, started);

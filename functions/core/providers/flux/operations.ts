@@ -88,6 +88,8 @@ const PollResponseSchema = z.object({
   progress: z.number().nullish(),
   result: z.object({ sample: z.string().nullish(), seed: z.number().nullish() }).nullish(),
   details: z.unknown().optional(),
+  /** BFL's reason on `Error` (black-forest-labs/skills references/endpoints.md @ab8b5eb, 2026-12-02). */
+  error: z.unknown().optional(),
 });
 type PollResponse = z.infer<typeof PollResponseSchema>;
 
@@ -204,8 +206,8 @@ async function poll(
       `${FLUX_LABEL} answered a poll with an unreadable body; retrying may help`,
     );
   }
-  const { status, progress, details } = answer.data;
-  const detail = describeDetails(details);
+  const { status, progress, details, error } = answer.data;
+  const detail = [describeDetails(error), describeDetails(details)].filter(Boolean).join('; ');
   switch (status) {
     case 'Pending':
       return {
