@@ -264,15 +264,15 @@ describe('generation with OpenAI', () => {
 
     const sent = await stack.sandboxRequests('openai');
     const last = sent.filter((request) => request.path === '/v1/images/generations').at(-1);
+    // Translated for today's GPT image model: one request, quality standard → medium, style in the prompt.
     expect(last?.fields).toEqual({
-      model: 'dall-e-3',
-      prompt: 'A violet cartoon flying elephant with big ears',
+      model: 'gpt-image-2.6-flare',
+      prompt: 'A violet cartoon flying elephant with big ears Style: vivid.',
       n: 1,
       size: '1024x1024',
-      quality: 'standard',
-      style: 'vivid',
-      response_format: 'b64_json',
+      quality: 'medium',
     });
+    expect(sent.filter((request) => request.path === '/v1/images/generations')).toHaveLength(1);
   });
 
   it('walks the README flow: upload, image-to-image with n=2, poll, download', async () => {
@@ -315,6 +315,42 @@ describe('generation with OpenAI', () => {
       tenant_id: 'development_tenant',
       prompt: 'A futuristic cityscape at dusk',
     });
+    // n images in one request, on today's editing model; transparency forces PNG.
+    const edits = (await stack.sandboxRequests('openai')).filter(
+      (request) => request.path === '/v1/images/edits',
+    );
+    expect(edits.at(-1)?.fields).toEqual({
+      model: 'gpt-image-2.6-sunburst',
+      prompt: 'A futuristic cityscape at dusk Style: vivid.',
+      n: '2',
+      size: '1024x1024',
+      quality: 'medium',
+      background: 'transparent',
+      output_format: 'png',
+    });
+    expect(rows[0]?.metadata).toMatchObject({
+      sent: {
+        model: 'gpt-image-2.6-sunburst',
+        model_from: 'OPENAI_IMAGE_TO_IMAGE_MODEL',
+        quality: 'medium',
+        quality_translated_from: 'standard',
+        output_format: 'png',
+      },
+    });
+  });
+
+  it('fails at once, without a retry, when OpenAI answers that the model is gone, naming the setting', async () => {
+    await stack.fault('openai', { outcome: 'model_shut_down' });
+    const before = (await stack.sandboxRequests('openai')).length;
+    const response = await stack.call('/generation/text-to-image', {
+      body: { task_id: 'retired-model', provider: 'openai', prompt: 'a lamp' },
+    });
+    const done = await stack.waitForTask(String((await json(response)).celery_task_id));
+    expect(done).toMatchObject({ status: 'failed', error_code: 'provider_rejected' });
+    expect(String(done.error)).toMatch(
+      /does not serve the model 'gpt-image-2\.6-flare' \(model_not_found.*set OPENAI_TEXT_TO_IMAGE_MODEL to a current OpenAI image model; retrying will not help/,
+    );
+    expect((await stack.sandboxRequests('openai')).length - before).toBe(1);
   });
 
   it('reports a missing input as failed with input_not_found', async () => {

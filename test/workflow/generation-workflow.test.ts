@@ -38,7 +38,6 @@ async function runTask(operation: 'text-to-image' | 'image-to-image', extra: Rec
           task_id: `wf-${counter}`,
           provider: 'openai',
           prompt: `a workflow test ${counter}`,
-          model: 'dall-e-3',
           n: 1,
           ...extra,
         }
@@ -47,7 +46,6 @@ async function runTask(operation: 'text-to-image' | 'image-to-image', extra: Rec
           provider: 'openai',
           prompt: `an edit ${counter}`,
           input_image_asset_url: inputUrl,
-          model: 'gpt-image-1',
           n: 1,
           ...extra,
         };
@@ -200,7 +198,7 @@ describe('generation workflow', () => {
       client_task_id: 'orphan',
       operation: 'text-to-image',
       provider: 'openai',
-      params: { task_id: 'orphan', provider: 'openai', prompt: 'x', model: 'dall-e-3', n: 1 },
+      params: { task_id: 'orphan', provider: 'openai', prompt: 'x', n: 1 },
     };
     await taskRepository.create(ref);
     await taskRepository.markProcessing(ref.tenant_id, ref.job_id);

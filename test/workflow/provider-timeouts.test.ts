@@ -33,7 +33,6 @@ async function runTask(operation: 'text-to-image') {
       task_id: `to-${counter}`,
       provider: 'openai',
       prompt: `a timeout test ${counter}`,
-      model: 'dall-e-3',
       n: 1,
     },
   };

@@ -11,10 +11,10 @@ import { resetTripoSandbox, setTripoTimeline } from '../../infra/local/sandbox/t
 import { samplePng, startTestStack, type TestStack } from '../support/local-stack.ts';
 
 /**
- * Tripo through the real state-machines/generation.asl.json (SubmitProviderJob → Wait →
+ * Tripo API v3 through the real state-machines/generation.asl.json (SubmitProviderJob → Wait →
  * PollProviderJob → IsProviderJobDone), against DynamoDB (dynalite), local Storage and the Tripo
- * simulator over HTTP. The simulator rejects undocumented fields, so every success here also
- * proves the BFF sent only Tripo's own.
+ * simulator over HTTP. The simulator rejects undocumented fields and serves only v3's paths, so
+ * every success here also proves the BFF sent only Tripo's own fields to today's endpoints.
  */
 
 const TENANT = 'development_tenant';
@@ -71,10 +71,37 @@ async function tripoRequests(): Promise<RecordedRequest[]> {
   return (await stack.sandboxRequests('tripo')) as unknown as RecordedRequest[];
 }
 
+/** Task-creating calls: the three generation endpoints and re-texturing. */
 async function creates(): Promise<RecordedRequest[]> {
   return (await tripoRequests()).filter(
-    (request) => request.method === 'POST' && request.path.endsWith('/task'),
+    (request) =>
+      request.method === 'POST' &&
+      (request.path.startsWith('/v3/generation/') || request.path === '/v3/models/texture'),
   );
+}
+
+async function uploads(): Promise<RecordedRequest[]> {
+  return (await tripoRequests()).filter(
+    (request) => request.method === 'POST' && request.path === '/v3/files',
+  );
+}
+
+async function polls(): Promise<RecordedRequest[]> {
+  return (await tripoRequests()).filter((request) => request.path.startsWith('/v3/tasks/'));
+}
+
+/** Runs `work` with an environment variable set, restoring it (and the parsed config) after. */
+async function withEnv<T>(name: string, value: string, work: () => Promise<T>): Promise<T> {
+  const saved = process.env[name];
+  process.env[name] = value;
+  resetConfig();
+  try {
+    return await work();
+  } finally {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+    resetConfig();
+  }
 }
 
 async function runTask(operation: string, body: Record<string, unknown>) {
@@ -121,7 +148,7 @@ const guideText = {
 };
 
 describe('Tripo text-to-model', () => {
-  it('sends only Tripo fields, polls to success and stores the GLB with a models row', async () => {
+  it('runs the guide example: Tripo fields only, polled to success, GLB stored with a models row', async () => {
     const { execution, task, ref } = await runTask('text-to-model', guideText);
     expect(execution.status).toBe('SUCCEEDED');
     expect(task).toMatchObject({ status: 'complete', progress: 100 });
@@ -133,27 +160,32 @@ describe('Tripo text-to-model', () => {
     });
     expect(asset?.bytes).toBe((await storedGlb(asset?.path)).length);
 
-    // `style: "realistic"` is not sent; everything else under Tripo's own names.
+    // `style: "realistic"` is not sent; model_version is v3's `model`; the rest under Tripo's names.
     const [create, ...more] = await creates();
     expect(more).toHaveLength(0);
+    expect(create?.path).toBe('/v3/generation/text-to-model');
     expect(create?.fields).toEqual({
-      type: 'text_to_model',
       prompt: 'A medieval castle with tall towers',
+      model: 'v2.5-20250123',
       texture: true,
       pbr: false,
-      model_version: 'v2.5-20250123',
       face_limit: 10000,
       auto_size: true,
       texture_quality: 'standard',
     });
-    // One queued and two running polls, then success, then one download of the (non-PBR) model.
-    const gets = (await tripoRequests()).filter((request) => request.method === 'GET');
-    expect(gets.map((request) => request.path)).toEqual([
-      ...Array(4).fill(`/v2/openapi/task/${task?.ai_service_task_id}`),
-      expect.stringMatching(/^\/v2\/openapi\/__files\/.+\/model\.glb$/),
-    ]);
+    // One queued and two running polls, then success; then one download of the model.
+    expect((await polls()).map((request) => request.path)).toEqual(
+      Array(4).fill(`/v3/tasks/${task?.ai_service_task_id}`),
+    );
+    expect((await tripoRequests()).filter((request) => request.method === 'GET')).toHaveLength(5);
     expect(task?.result_metadata).toMatchObject({
-      sent: { tripo_type: 'text_to_model', style: 'realistic: not sent (no stylisation)', result: 'model' },
+      sent: {
+        tripo_endpoint: '/generation/text-to-model',
+        model: 'v2.5-20250123',
+        model_from: 'request model_version',
+        style: 'realistic: not sent (no stylisation)',
+        credits_consumed: expect.any(Number),
+      },
     });
 
     const [row, ...others] = await modelRows(ref.job_id);
@@ -169,34 +201,38 @@ describe('Tripo text-to-model', () => {
     expect(String(row?.asset_url)).toMatch(new RegExp(`/${ref.job_id}/0\\.glb$`));
   });
 
-  it('prefers the PBR model when Tripo made one', async () => {
+  it('always sends a model: the configured default when the request names none', async () => {
     const { task } = await runTask('text-to-model', { prompt: 'a brass teapot', pbr: true });
     expect(task?.status).toBe('complete');
-    expect(task?.result_metadata).toMatchObject({ sent: { result: 'pbr_model' } });
-    const downloads = (await tripoRequests()).filter((request) => request.path.includes('/__files/'));
-    expect(downloads.map((request) => request.path)).toEqual([expect.stringMatching(/\/pbr_model\.glb$/)]);
     const [create] = await creates();
-    expect(create?.fields).toEqual({ type: 'text_to_model', prompt: 'a brass teapot', pbr: true });
+    expect(create?.fields).toEqual({ prompt: 'a brass teapot', model: 'v3.1-20260211', pbr: true });
+    expect(task?.result_metadata).toMatchObject({
+      sent: { model: 'v3.1-20260211', model_from: 'TRIPO_MODEL' },
+    });
+    await withEnv('TRIPO_MODEL', 'P1-20260311', async () => {
+      const { task: other } = await runTask('text-to-model', { prompt: 'a stool' });
+      expect(other?.status).toBe('complete');
+      expect((await creates()).at(-1)?.fields).toEqual({ prompt: 'a stool', model: 'P1-20260311' });
+    });
   });
 
-  it('records progress that rises while Tripo queues and runs the task', async () => {
+  it('records progress that rises while Tripo queues and runs the task, 100 only at the end', async () => {
     setTripoTimeline(2, 3);
     const ref = await processingTask('text-to-model', { prompt: 'a lighthouse' });
     let job: ProviderJob = await submitProviderJob(ref);
     expect((await taskRepository.get(TENANT, ref.job_id))?.ai_service_task_id).toBe(job.provider_job_id);
-    expect(job.state).toEqual({ task_id: job.provider_job_id, type: 'text_to_model' });
+    expect(job.state).toEqual({ task_id: job.provider_job_id, endpoint: '/generation/text-to-model' });
     const seen: (number | undefined)[] = [];
     for (let poll = 0; poll < 5; poll++) {
       job = await pollProviderJob(ref, job);
       expect(job.status).toBe('pending');
-      // Between Tripo's SDK floor (2 s) and the 30 s ceiling.
       expect(job.wait_seconds).toBeGreaterThanOrEqual(2);
       expect(job.wait_seconds).toBeLessThanOrEqual(30);
       seen.push((await taskRepository.get(TENANT, ref.job_id))?.progress);
     }
     const numbers = seen.filter((value): value is number => typeof value === 'number');
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
-    expect(numbers.at(-1)).toBe(99);
+    expect(Math.max(...numbers)).toBeLessThan(100);
     expect(numbers.at(-1)).toBeGreaterThan(numbers[0] ?? 0);
     job = await pollProviderJob(ref, job);
     expect(job.status).toBe('done');
@@ -205,7 +241,7 @@ describe('Tripo text-to-model', () => {
 });
 
 describe('Tripo image-to-model', () => {
-  it('uploads one image and creates image_to_model with its token', async () => {
+  it('uploads one image with POST /files and creates image-to-model with its file_token', async () => {
     const { task } = await runTask('image-to-model', {
       input_image_asset_urls: [views[0]],
       prompt: 'Make it more detailed',
@@ -214,54 +250,64 @@ describe('Tripo image-to-model', () => {
     });
     expect(task?.status).toBe('complete');
     expect(task?.assets?.[0]?.path).toMatch(/\/0\.glb$/);
-    const requests = await tripoRequests();
-    const uploads = requests.filter((request) => request.path === '/v2/openapi/upload');
-    expect(uploads).toHaveLength(1);
-    expect(uploads[0]?.files.file).toEqual([
+    const sent = await uploads();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.files.file).toEqual([
       { filename: 'front.png', type: 'image/png', size: expect.any(Number) },
     ]);
     const [create] = await creates();
-    // No prompt: image tasks have none (recorded as not sent).
+    expect(create?.path).toBe('/v3/generation/image-to-model');
+    // No prompt: Tripo's image endpoints take none (recorded as not sent).
     expect(create?.fields).toEqual({
-      type: 'image_to_model',
-      file: { type: 'png', file_token: expect.any(String) },
+      input: expect.stringMatching(/^file_/),
+      model: 'v3.1-20260211',
       orientation: 'align_image',
       texture_quality: 'detailed',
     });
     expect(task?.result_metadata).toMatchObject({
-      sent: { tripo_type: 'image_to_model', views: ['front'], prompt: expect.stringMatching(/^not sent/) },
+      sent: {
+        tripo_endpoint: '/generation/image-to-model',
+        views: ['front'],
+        prompt: expect.stringMatching(/^not sent/),
+      },
     });
   });
 
   it.each([
-    [2, [0, 1], ['token', 'token', 'empty', 'empty']],
-    [4, [0, 1, 2, 3], ['token', 'token', 'token', 'token']],
-  ])('sends %i images as multiview with four slots', async (_count, indexes, slots) => {
+    [2, [0, 1], ['front', 'left']],
+    [4, [0, 1, 2, 3], ['front', 'left', 'back', 'right']],
+  ])('sends %i images to multiview-to-model, view by view', async (_count, indexes, names) => {
     const { task } = await runTask('image-to-model', {
       input_image_asset_urls: indexes.map((index) => views[index]),
     });
     expect(task?.status).toBe('complete');
-    const uploads = (await tripoRequests()).filter((request) => request.path === '/v2/openapi/upload');
-    expect(uploads).toHaveLength(indexes.length);
+    expect(await uploads()).toHaveLength(indexes.length);
     const [create] = await creates();
-    expect(Object.keys(create?.fields ?? {}).sort()).toEqual(['files', 'type']);
-    expect(create?.fields.type).toBe('multiview_to_model');
-    const files = create?.fields.files as Record<string, unknown>[];
-    expect(files.map((file) => (Object.keys(file).length === 0 ? 'empty' : 'token'))).toEqual(slots);
-    for (const file of files.filter((entry) => Object.keys(entry).length > 0)) {
-      expect(file).toEqual({ type: 'png', file_token: expect.any(String) });
-    }
+    expect(create?.path).toBe('/v3/generation/multiview-to-model');
+    expect(Object.keys(create?.fields ?? {}).sort()).toEqual(['inputs', 'model']);
+    const inputs = create?.fields.inputs as Record<string, string>[];
+    expect(inputs.map((entry) => Object.keys(entry))).toEqual(names.map((name) => [name]));
     // Each view has its own upload, so its own token.
-    expect(new Set(files.map((file) => file.file_token).filter(Boolean)).size).toBe(indexes.length);
+    const tokens = inputs.flatMap((entry) => Object.values(entry));
+    expect(new Set(tokens).size).toBe(indexes.length);
+    for (const token of tokens) expect(token).toMatch(/^file_/);
   });
 
-  it('keeps a missing left view as an empty slot', async () => {
+  it('leaves a missing left view out, keeping front first', async () => {
     const { task } = await runTask('image-to-model', { input_image_asset_urls: [views[0], null, views[2]] });
     expect(task?.status).toBe('complete');
     const [create] = await creates();
-    const files = create?.fields.files as Record<string, unknown>[];
-    expect(files.map((file) => Object.keys(file).length > 0)).toEqual([true, false, true, false]);
+    const inputs = create?.fields.inputs as Record<string, string>[];
+    expect(inputs.map((entry) => Object.keys(entry)[0])).toEqual(['front', 'back']);
     expect(task?.result_metadata).toMatchObject({ sent: { views: ['front', 'back'] } });
+  });
+
+  it('sends a front view alone to image-to-model', async () => {
+    const { task } = await runTask('image-to-model', {
+      input_image_asset_urls: [views[0], null, null, null],
+    });
+    expect(task?.status).toBe('complete');
+    expect((await creates()).map((request) => request.path)).toEqual(['/v3/generation/image-to-model']);
   });
 
   it('fails an input that is not an image before calling Tripo', async () => {
@@ -275,15 +321,14 @@ describe('Tripo image-to-model', () => {
 
 describe('Tripo failures', () => {
   it.each([
-    [
-      'failed',
-      'provider_rejected',
-      /failed to generate the model: task .* \(status "failed", error_code 1001/,
-    ],
-    ['unknown', 'provider_rejected', /system problem on its side/],
+    ['failed', 'provider_rejected', /failed to make the model: task .* \(status "failed", error_code/],
+    ['failed:2008', 'content_moderated', /content policy/],
+    ['failed:2018', 'provider_timeout', /timed out in Tripo's queue/],
+    ['unknown', 'provider_rejected', /problem on its side/],
     ['cancelled', 'provider_rejected', /cancelled task .* \(status "cancelled"/],
-    ['expired', 'provider_timeout', /status "expired".*timed out at Tripo/],
+    ['expired', 'provider_timeout', /status "expired".*timed out in Tripo's queue/],
     ['banned', 'content_moderated', /content policy/],
+    ['status:paused', 'provider_rejected', /status "paused"\), a status this service does not know/],
   ])('ends a %s task as %s, saying which', async (outcome, errorCode, message) => {
     await stack.fault('tripo', { outcome });
     const { execution, task, ref } = await runTask('text-to-model', { prompt: 'a chair' });
@@ -292,11 +337,9 @@ describe('Tripo failures', () => {
     expect(task).toMatchObject({ status: 'failed', error_code: errorCode });
     expect(task?.error).toMatch(message);
     expect(task?.assets).toBeUndefined();
-    // Finalized at Tripo: not polled again after the terminal answer, never created twice.
+    // Finished at Tripo: not polled again after the final answer, never created twice.
     expect(await creates()).toHaveLength(1);
-    const polls = (await tripoRequests()).filter((request) => request.path.startsWith('/v2/openapi/task/'));
-    expect(polls.length).toBeLessThanOrEqual(4);
-    expect((await tripoRequests()).some((request) => request.path.includes('/__files/'))).toBe(false);
+    expect((await polls()).length).toBeLessThanOrEqual(4);
     const [row] = await modelRows(ref.job_id);
     expect(row).toMatchObject({ status: 'failed', error: task?.error });
   });
@@ -320,13 +363,30 @@ describe('Tripo failures', () => {
   it.each([
     [{ status: 429 }, 'concurrency (2000)'],
     [{ status: 429, outcome: '1007' }, 'request rate (1007)'],
-    [{ status: 500 }, 'server error'],
-  ])('retries a create answered %j (%s), then succeeds', async (fault: Record<string, unknown>, _why) => {
-    await stack.fault('tripo', fault);
-    const { task } = await runTask('text-to-model', { prompt: 'a chair' });
-    expect(task?.status).toBe('complete');
-    expect(await creates()).toHaveLength(2);
-  });
+    [{ status: 503 }, 'service unavailable'],
+  ])(
+    'sends a create Tripo declined (%j, %s) again, then succeeds',
+    async (fault: Record<string, unknown>, _why: string) => {
+      await stack.fault('tripo', fault);
+      const { task } = await runTask('text-to-model', { prompt: 'a chair' });
+      expect(task?.status).toBe('complete');
+      expect(await creates()).toHaveLength(2);
+    },
+  );
+
+  it.each([500, 502, 504])(
+    'never sends a create again after HTTP %i, which may have created a task: one request, one bill at most',
+    async (status) => {
+      await stack.fault('tripo', { status });
+      const { task, execution } = await runTask('text-to-model', { prompt: 'a chair' });
+      expect(execution.status).toBe('FAILED');
+      expect(task).toMatchObject({ status: 'failed', error_code: 'provider_unavailable' });
+      expect(task?.error).toMatch(
+        new RegExp(`may or may not have created the task \\(it answered HTTP ${status}.*never paid twice`),
+      );
+      expect(await creates()).toHaveLength(1);
+    },
+  );
 
   it('retries a 500 on a poll without creating again', async () => {
     // The create takes a harmless fault (the default outcome), so the 500 lands on a poll.
@@ -335,6 +395,40 @@ describe('Tripo failures', () => {
     const { task } = await runTask('text-to-model', { prompt: 'a chair' });
     expect(task?.status).toBe('complete');
     expect(await creates()).toHaveLength(1);
+  });
+
+  it('fails at once, naming the setting, when the configured model is one Tripo retired', async () => {
+    await withEnv('TRIPO_MODEL', 'v2.0-20240919', async () => {
+      const { task, execution } = await runTask('text-to-model', { prompt: 'a chair' });
+      expect(execution.status).toBe('FAILED');
+      expect(task).toMatchObject({ status: 'failed', error_code: 'provider_rejected' });
+      expect(task?.error).toMatch(
+        /no longer accepts the model 'v2\.0-20240919' \(code 2015.*set TRIPO_MODEL to a current Tripo model; retrying will not help/,
+      );
+    });
+    expect(await creates()).toHaveLength(1);
+  });
+
+  it('fails at once when TRIPO_BASE_URL points at v2 paths the simulator no longer serves', async () => {
+    const v2 = `${stack.url}/__sandbox/tripo/v2/openapi`;
+    await withEnv('TRIPO_BASE_URL', v2, async () => {
+      const { task } = await runTask('text-to-model', { prompt: 'a chair' });
+      expect(task).toMatchObject({ status: 'failed', error_code: 'provider_rejected' });
+      expect(task?.error).toContain(
+        `does not serve /generation/text-to-model at TRIPO_BASE_URL=${v2} (HTTP 404)`,
+      );
+    });
+    expect(await tripoRequests()).toHaveLength(1);
+  });
+
+  it("refuses Tripo's retired v2 host before sending anything", async () => {
+    await withEnv('TRIPO_BASE_URL', 'https://api.tripo3d.ai/v2/openapi', async () => {
+      const { task } = await runTask('text-to-model', { prompt: 'a chair' });
+      expect(task).toMatchObject({ status: 'failed', error_code: 'provider_rejected' });
+      expect(task?.error).toMatch(
+        /TRIPO_BASE_URL is https:\/\/api\.tripo3d\.ai\/v2\/openapi, Tripo's v2 API, which Tripo shut down on 2026-10-31; set TRIPO_BASE_URL to https:\/\/openapi\.tripo3d\.ai\/v3/,
+      );
+    });
   });
 
   it('fails a job still running after its 30-minute deadline as timed out', async () => {
@@ -351,13 +445,10 @@ describe('Tripo failures', () => {
   });
 });
 
-describe('Tripo refine-model', () => {
-  /** A successful v1.4 draft (the only line Tripo refines), made through the workflow. */
-  async function draft(version = 'v1.4-20240625') {
-    const { task, ref } = await runTask('text-to-model', {
-      prompt: 'a rough statue',
-      model_version: version,
-    });
+describe('Tripo refine-model (re-texturing)', () => {
+  /** A model made through the workflow, with its storage URL. */
+  async function produced(body: Record<string, unknown> = {}) {
+    const { task, ref } = await runTask('text-to-model', { prompt: 'a rough statue', ...body });
     expect(task?.status).toBe('complete');
     const path = task?.assets?.[0]?.path ?? '';
     return {
@@ -367,72 +458,96 @@ describe('Tripo refine-model', () => {
     };
   }
 
-  it('refines a model this service produced, finding its Tripo task from the URL', async () => {
-    const made = await draft();
+  it.each(['v2.5-20250123', 'v3.1-20260211', 'P1-20260311'])(
+    're-textures a %s model this service produced, by its Tripo task id',
+    async (version) => {
+      const made = await produced({ model_version: version });
+      const { task, ref } = await runTask('refine-model', {
+        input_model_asset_url: made.url,
+        prompt: 'Make it look more weathered and ancient',
+        texture_quality: 'detailed',
+      });
+      expect(task).toMatchObject({ status: 'complete', progress: 100 });
+      expect(task?.assets?.[0]?.path).toBe(`${TENANT}/${ref.client_task_id}/${ref.job_id}/0.glb`);
+      await storedGlb(task?.assets?.[0]?.path);
+      const textures = (await creates()).filter((request) => request.path === '/v3/models/texture');
+      expect(textures.map((request) => request.fields)).toEqual([
+        {
+          input: made.tripoId,
+          model: 'v3.0-20250812',
+          texture_prompt: { text: 'Make it look more weathered and ancient' },
+          texture_quality: 'detailed',
+        },
+      ]);
+      expect(await uploads()).toHaveLength(0);
+      expect(task?.result_metadata).toMatchObject({
+        sent: {
+          tripo_endpoint: '/models/texture',
+          model: 'v3.0-20250812',
+          model_from: 'TRIPO_TEXTURE_MODEL',
+          input_from: expect.stringContaining(made.ref.job_id),
+        },
+      });
+      expect(await modelRows(ref.job_id)).toMatchObject([{ operation: 'refine-model', status: 'complete' }]);
+    },
+  );
+
+  it('runs the guide example: any GLB in storage is uploaded to Tripo first, and the row says what was sent', async () => {
+    const made = await produced();
+    const glb = await storedGlb(new URL(made.url).pathname.split(`/${BUCKET}/`)[1]);
+    const url = await stack.upload('bucket/model.glb', glb, 'model/gltf-binary');
     const { task, ref } = await runTask('refine-model', {
-      input_model_asset_url: made.url,
+      input_model_asset_url: url,
       prompt: 'Make it look more weathered and ancient',
+      draft_model_task_id: 'tripo_task_prev_abc',
+      texture: true,
+      pbr: true,
       texture_quality: 'detailed',
+      model_version: 'v2.5-20250123',
+      face_limit: 20000,
+      auto_size: true,
     });
     expect(task).toMatchObject({ status: 'complete', progress: 100 });
-    expect(task?.assets?.[0]?.path).toBe(`${TENANT}/${ref.client_task_id}/${ref.job_id}/0.glb`);
-    await storedGlb(task?.assets?.[0]?.path);
-    const refines = (await creates()).filter((request) => request.fields.type === 'refine_model');
-    expect(refines.map((request) => request.fields)).toEqual([
-      { type: 'refine_model', draft_model_task_id: made.tripoId },
+    const [upload, ...moreUploads] = await uploads();
+    expect(moreUploads).toHaveLength(0);
+    expect(upload?.files.file).toEqual([
+      { filename: 'model.glb', type: 'model/gltf-binary', size: glb.length },
     ]);
+    const texture = (await creates()).find((request) => request.path === '/v3/models/texture');
+    expect(texture?.fields).toEqual({
+      input: expect.stringMatching(/^file_/),
+      model: 'v3.0-20250812',
+      texture_prompt: { text: 'Make it look more weathered and ancient' },
+      texture: true,
+      pbr: true,
+      texture_quality: 'detailed',
+    });
     expect(task?.result_metadata).toMatchObject({
       sent: {
-        tripo_type: 'refine_model',
-        draft_model_task_id: made.tripoId,
-        draft_from: 'input_model_asset_url',
-        not_sent: ['prompt', 'texture_quality'],
+        input_from: expect.stringMatching(/uploaded to Tripo/),
+        draft_model_task_id: expect.stringMatching(/^ignored/),
+        not_sent: ['model_version', 'face_limit', 'auto_size'],
+        operation_meaning: expect.stringMatching(/^re-texture/),
       },
     });
-    expect(await modelRows(ref.job_id)).toMatchObject([{ operation: 'refine-model', status: 'complete' }]);
+    const [row] = await modelRows(ref.job_id);
+    expect(row).toMatchObject({ status: 'complete', operation: 'refine-model' });
   });
 
-  it('sends the draft_model_task_id the client names', async () => {
-    const made = await draft();
-    const { task } = await runTask('refine-model', {
-      input_model_asset_url: made.url,
-      draft_model_task_id: made.tripoId,
+  it('fails an input that is not a GLB, and one that does not exist, before any paid call', async () => {
+    const { task: notGlb } = await runTask('refine-model', {
+      input_model_asset_url: views[0],
+      prompt: 'bronze',
     });
-    expect(task?.status).toBe('complete');
-    expect(task?.result_metadata).toMatchObject({ sent: { draft_from: 'request' } });
-  });
-
-  it('refuses, before calling Tripo, a produced model Tripo cannot refine (v2.5)', async () => {
-    const made = await draft('v2.5-20250123');
-    const before = (await creates()).length;
-    const { task } = await runTask('refine-model', { input_model_asset_url: made.url });
-    expect(task).toMatchObject({ status: 'failed', error_code: 'input_invalid' });
-    expect(task?.error).toMatch(
-      /made with model_version v2\.5-20250123; Tripo refines only drafts made with v1\.4/,
-    );
-    expect(await creates()).toHaveLength(before);
-  });
-
-  it("refuses a result path of another tenant's or an unknown job", async () => {
-    const made = await draft();
-    const foreign = made.url.replace(`/${TENANT}/`, '/other_tenant/');
-    const unknownJob = made.url.replace(made.ref.job_id, 'no-such-job');
-    for (const url of [foreign, unknownJob]) {
-      const { task } = await runTask('refine-model', { input_model_asset_url: url });
-      expect(task).toMatchObject({ status: 'failed', error_code: 'input_invalid' });
-      expect(task?.error).toMatch(
-        /not a model this service produced for this API key; send draft_model_task_id/,
-      );
-    }
-  });
-
-  it('passes on Tripo refusing a draft id that is not a draft', async () => {
-    const { task } = await runTask('refine-model', {
-      input_model_asset_url: views[0]?.replace(/front\.png$/, 'model.glb'),
-      draft_model_task_id: 'not-a-tripo-task',
+    expect(notGlb).toMatchObject({ status: 'failed', error_code: 'input_invalid' });
+    expect(notGlb?.error).toMatch(/must be a GLB model/);
+    const missing = `${stack.url}/storage/v1/object/public/${BUCKET}/${TENANT}/t/no-such-job/0.glb`;
+    const { task: gone } = await runTask('refine-model', {
+      input_model_asset_url: missing,
+      prompt: 'bronze',
     });
-    expect(task).toMatchObject({ status: 'failed', error_code: 'provider_rejected' });
-    expect(task?.error).toMatch(/code 2001/);
+    expect(gone).toMatchObject({ status: 'failed', error_code: 'input_not_found' });
+    expect(await creates()).toHaveLength(0);
   });
 });
 
@@ -440,7 +555,7 @@ describe('Tripo answers the simulator cannot script', () => {
   let decoy: Server;
   let decoyUrl: string;
   let glb: Buffer;
-  /** What the decoy answers for `GET /task/abc`, one entry per poll. */
+  /** What the decoy answers for `GET /v3/tasks/abc`, one entry per poll. */
   let answers: Record<string, unknown>[] = [];
   const hits: string[] = [];
 
@@ -450,10 +565,10 @@ describe('Tripo answers the simulator cannot script', () => {
     glb = await storedGlb(task?.assets?.[0]?.path);
     decoy = createServer((request, response) => {
       hits.push(request.url ?? '');
-      if (request.url === '/v2/openapi/task/abc') {
+      if (request.url === '/v3/tasks/abc') {
         const data = answers.shift() ?? { status: 'unknown' };
         response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ code: 0, data: { task_id: 'abc', ...data } }));
+        response.end(JSON.stringify({ code: 0, status: 'success', data: { task_id: 'abc', ...data } }));
         return;
       }
       // The first link has expired by the time it is fetched, as Tripo's five-minute links can.
@@ -475,67 +590,39 @@ describe('Tripo answers the simulator cannot script', () => {
   });
 
   /** Polls job `abc` with the decoy configured as Tripo. */
-  async function pollDecoy(job: ProviderJob, ref: TaskRef): Promise<ProviderJob> {
-    const saved = process.env.TRIPO_BASE_URL;
-    process.env.TRIPO_BASE_URL = `${decoyUrl}/v2/openapi`;
-    resetConfig();
-    try {
-      return await pollProviderJob(ref, { ...job, state: { task_id: 'abc', type: 'text_to_model' } });
-    } finally {
-      process.env.TRIPO_BASE_URL = saved;
-      resetConfig();
-    }
+  function pollDecoy(job: ProviderJob, ref: TaskRef): Promise<ProviderJob> {
+    return withEnv('TRIPO_BASE_URL', `${decoyUrl}/v3`, () =>
+      pollProviderJob(ref, { ...job, state: { task_id: 'abc', endpoint: '/generation/text-to-model' } }),
+    );
   }
 
-  it("waits by Tripo's own estimate while running, and doubles while it has none", async () => {
+  it('never reports 100 before the result, even when Tripo says 100 while running', async () => {
     const ref = await processingTask('text-to-model', { prompt: 'a chair' });
     const job = await submitProviderJob(ref);
-    answers = [
-      { status: 'queued', progress: 0, running_left_time: -1, queuing_num: 3 },
-      { status: 'running', progress: 40, running_left_time: 100 },
-      { status: 'running', progress: 70, running_left_time: 10 },
-      { status: 'running', progress: 99, running_left_time: 1 },
-    ];
-    const waits: number[] = [];
-    let current = job;
-    for (let poll = 0; poll < 4; poll++) {
-      current = await pollDecoy(current, ref);
-      waits.push(current.wait_seconds);
-    }
-    // Doubling from the first 2 s; then half the estimate, within 2–30 s.
-    expect(waits).toEqual([4, 30, 5, 2]);
+    answers = [{ status: 'running', progress: 100 }];
+    const current = await pollDecoy(job, ref);
+    expect(current.status).toBe('pending');
     expect((await taskRepository.get(TENANT, ref.job_id))?.progress).toBe(99);
   });
 
-  it('reads the task again for fresh URLs when the first one has expired, in the priority order', async () => {
+  it('reads the task again for fresh URLs when the first one has expired', async () => {
     const ref = await processingTask('text-to-model', { prompt: 'a chair' });
     const job = await submitProviderJob(ref);
     hits.length = 0;
     answers = [
-      {
-        status: 'success',
-        output: { base_model: `${decoyUrl}/files/base.glb`, model: `${decoyUrl}/files/expired.glb` },
-      },
-      {
-        status: 'success',
-        output: { base_model: `${decoyUrl}/files/base.glb`, model: `${decoyUrl}/files/fresh.glb` },
-      },
+      { status: 'success', output: { model_url: `${decoyUrl}/files/expired.glb` } },
+      { status: 'success', output: { model_url: `${decoyUrl}/files/fresh.glb` } },
     ];
     const done = await pollDecoy(job, ref);
     expect(done.status).toBe('done');
     expect(done.result?.assets[0]).toMatchObject({ content_type: 'model/gltf-binary', bytes: glb.length });
-    expect(hits).toEqual([
-      '/v2/openapi/task/abc',
-      '/files/expired.glb',
-      '/v2/openapi/task/abc',
-      '/files/fresh.glb',
-    ]);
+    expect(hits).toEqual(['/v3/tasks/abc', '/files/expired.glb', '/v3/tasks/abc', '/files/fresh.glb']);
   });
 
   it('refuses a result that is not a GLB', async () => {
     const ref = await processingTask('text-to-model', { prompt: 'a chair' });
     const job = await submitProviderJob(ref);
-    answers = [{ status: 'success', output: { model: `${decoyUrl}/v2/openapi/task/abc` } }];
-    await expect(pollDecoy(job, ref)).rejects.toThrow(/returned a model that is not a GLB model/);
+    answers = [{ status: 'success', output: { model_url: `${decoyUrl}/v3/tasks/abc` } }];
+    await expect(pollDecoy(job, ref)).rejects.toThrow(/returned a model that is not a GLB/);
   });
 });
