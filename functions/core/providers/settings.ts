@@ -16,4 +16,6 @@ export const PROVIDER_SETTINGS = [
 
 /** The secret names of the providers' API keys (`OPENAI_API_KEY`, …). */
 export type ProviderKeyName = (typeof PROVIDER_SETTINGS)[number]['keyEnv'];
-export const PROVIDER_KEY_NAMES: readonly ProviderKeyName[] = PROVIDER_SETTINGS.map((settings) => settings.keyEnv);
+export const PROVIDER_KEY_NAMES: readonly ProviderKeyName[] = PROVIDER_SETTINGS.map(
+  (settings) => settings.keyEnv,
+);

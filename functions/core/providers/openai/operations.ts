@@ -1,5 +1,9 @@
 import { toFile } from 'openai';
-import type { ImageEditParams, ImageGenerateParams, ImagesResponse } from 'openai/resources/images';
+import type {
+  ImageEditParamsNonStreaming,
+  ImageGenerateParamsNonStreaming,
+  ImagesResponse,
+} from 'openai/resources/images';
 import { z } from 'zod';
 import { providerModel } from '../../config.ts';
 import { InputInvalidError, ProviderRejectedError } from '../../errors.ts';
@@ -170,7 +174,8 @@ function translate(request: ImageRequest, setting: ModelSetting) {
   const outputFormat = request.output_format ?? (request.background === 'transparent' ? 'png' : undefined);
   const fields = {
     model: choice.model,
-    prompt: request.style ? `${request.prompt}\n\nStyle: ${request.style}.` : request.prompt,
+    // A space, not a newline: multipart bodies turn newlines into CRLF on the way.
+    prompt: request.style ? `${request.prompt} Style: ${request.style}.` : request.prompt,
     n: request.n,
     ...(request.size ? { size: request.size } : {}),
     ...(quality ? { quality: quality as 'medium' } : {}),
@@ -210,7 +215,7 @@ async function generate(request: ImageRequest, signal?: AbortSignal): Promise<Sy
   const { choice, fields, sent } = translate(request, textToImageSetting);
   const openai = await openaiClient();
   try {
-    const body: ImageGenerateParams = { ...fields, stream: false };
+    const body: ImageGenerateParamsNonStreaming = fields;
     const response = await openai.images.generate(body, { signal });
     return { files: decodeImages(response), sent: { endpoint: 'images/generations', ...sent } };
   } catch (error) {
@@ -230,7 +235,7 @@ async function edit(request: ImageRequest, input: Buffer, signal?: AbortSignal):
   try {
     // The SDK mis-encodes a bare Buffer; toFile gives the part its real name and type.
     const image = await toFile(input, `input.${kind.extension}`, { type: kind.contentType });
-    const body: ImageEditParams = { ...fields, image, stream: false };
+    const body: ImageEditParamsNonStreaming = { ...fields, image };
     const response = await openai.images.edit(body, { signal });
     return { files: decodeImages(response), sent: { endpoint: 'images/edits', ...sent } };
   } catch (error) {
