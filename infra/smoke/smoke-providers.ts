@@ -179,7 +179,7 @@ async function smokeFiles(): Promise<Map<string, { bytes: Buffer; type: string }
   const mask = new Jimp({ width: 256, height: 256, color: 0x000000ff });
   for (let y = 64; y < 192; y++) {
     for (let x = 80; x < 176; x++) {
-      picture.setPixelColor(((x * 3) << 24) | ((y * 2) << 16) | (160 << 8) | 0xff, x, y);
+      picture.setPixelColor((((x * 3) << 24) | ((y * 2) << 16) | (160 << 8) | 0xff) >>> 0, x, y);
       if (y < 96) mask.setPixelColor(0xffffffff, x, y);
     }
   }

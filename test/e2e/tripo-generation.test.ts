@@ -131,36 +131,37 @@ describe('Tripo over HTTP', () => {
     await downloadGlb(final.asset_url);
     expectProgressRose(seen);
     const requests = await stack.sandboxRequests('tripo');
-    const create = requests.find((request) => request.path === '/v2/openapi/task');
+    const create = requests.find((request) => request.path === '/v3/generation/multiview-to-model');
     expect(create?.fields).toEqual({
-      type: 'multiview_to_model',
-      files: [0, 1, 2, 3].map(() => ({ type: 'png', file_token: expect.any(String) })),
+      inputs: ['front', 'left', 'back', 'right'].map((view) => ({ [view]: expect.stringMatching(/^file_/) })),
+      model: 'v2.5-20250123',
       texture: true,
       pbr: false,
       texture_quality: 'detailed',
-      model_version: 'v2.5-20250123',
       face_limit: 10000,
       auto_size: true,
       orientation: 'default',
     });
-    expect(requests.filter((request) => request.path === '/v2/openapi/upload')).toHaveLength(4);
+    expect(requests.filter((request) => request.path === '/v3/files')).toHaveLength(4);
   });
 
-  it('runs the guide refine-model example against a draft made here', async () => {
-    const drafted = await generate('text-to-model', {
-      task_id: 'task-workspace-draft',
+  it('runs the guide refine-model example as written, on a model of any version', async () => {
+    const made = await generate('text-to-model', {
+      task_id: 'task-workspace-made',
       provider: 'tripo',
       prompt: 'A rough stone statue',
-      model_version: 'v1.4-20240625',
+      model_version: 'v3.1-20260211',
     });
-    expect(drafted.final.status).toBe('complete');
-    // The guide's example, with its placeholder draft id replaced by the real one.
+    expect(made.final.status).toBe('complete');
+    // The guide's example exactly, its model being a GLB the client keeps in storage.
+    const glb = await downloadGlb(made.final.asset_url);
+    const modelUrl = await stack.upload('bucket/model.glb', glb, 'model/gltf-binary');
     const { final } = await generate('refine-model', {
       task_id: 'task-workspace-mno345',
       provider: 'tripo',
-      input_model_asset_url: drafted.final.asset_url,
+      input_model_asset_url: modelUrl,
       prompt: 'Make it look more weathered and ancient',
-      draft_model_task_id: drafted.final.ai_service_task_id,
+      draft_model_task_id: 'tripo_task_prev_abc',
       texture: true,
       pbr: true,
       texture_quality: 'detailed',
@@ -170,11 +171,18 @@ describe('Tripo over HTTP', () => {
     });
     expect(final).toMatchObject({ status: 'complete', operation: 'refine-model', progress: 100 });
     await downloadGlb(final.asset_url);
-    const refine = (await stack.sandboxRequests('tripo')).filter(
-      (request) => request.path === '/v2/openapi/task' && request.fields.type === 'refine_model',
+    const textures = (await stack.sandboxRequests('tripo')).filter(
+      (request) => request.path === '/v3/models/texture',
     );
-    expect(refine.map((request) => request.fields)).toEqual([
-      { type: 'refine_model', draft_model_task_id: drafted.final.ai_service_task_id },
+    expect(textures.map((request) => request.fields)).toEqual([
+      {
+        input: expect.stringMatching(/^file_/),
+        model: 'v3.0-20250812',
+        texture_prompt: { text: 'Make it look more weathered and ancient' },
+        texture: true,
+        pbr: true,
+        texture_quality: 'detailed',
+      },
     ]);
   });
 
@@ -189,14 +197,14 @@ describe('Tripo over HTTP', () => {
 
   it('answers 400 naming the field for a combination Tripo refuses, without calling Tripo', async () => {
     const response = await stack.call('/generation/text-to-model', {
-      body: { ...guideTextToModel, texture: false, pbr: false },
+      body: { ...guideTextToModel, texture: false, pbr: false, generate_parts: true },
     });
     expect(response.status).toBe(400);
     const body = await json(response);
     expect(body.errors).toEqual([
       {
-        field: 'texture_quality',
-        message: expect.stringContaining('cannot be "standard" when texture and pbr are both false'),
+        field: 'generate_parts',
+        message: expect.stringContaining('requires model_version v3.1-20260211 or v3.0-20250812'),
       },
     ]);
     expect(await stack.sandboxRequests('tripo')).toHaveLength(0);
