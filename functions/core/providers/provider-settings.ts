@@ -37,8 +37,9 @@ export interface ProviderSettings {
   /** Default models per purpose; empty where the provider's endpoints imply the model. */
   readonly models: Readonly<Record<string, ModelSetting>>;
   /**
-   * Models and endpoints the provider has shut down, with the date: a request naming one is a
-   * 400 before anything is sent, and a configured default naming one is reported at once.
+   * Models and hosts the provider has shut down, with the date: a request naming one is a 400
+   * before anything is sent, a base URL on a retired host is refused before any call, and a test
+   * checks that no default names one.
    */
   readonly retired?: Readonly<Record<string, string>>;
   /** The provider's documented limits that the BFF checks before calling it. */

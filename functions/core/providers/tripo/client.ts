@@ -141,13 +141,15 @@ function errorCodeOf(error: unknown): string | undefined {
 
 /**
  * Tripo documents no idempotency key, so a paid create is sent again only where Tripo provably
- * declined it (HTTP 429 with code 1007 or 2000, 503, or no connection), as its official SDKs do;
- * any other failure may have created and billed a task (docs/providers/tripo.md, "Retries").
+ * declined it (a 4xx answer such as 429 for its rate and concurrency limits, a 503, or no
+ * connection), as its official SDKs do; any other failure (500, 502, 504, a reset or a timeout
+ * after the request went out) may have created and billed a task (docs/providers/tripo.md,
+ * "Retries").
  */
 function createFailure(error: unknown, status: number | undefined): unknown {
   if (error instanceof ProviderRejectedError || error instanceof ProviderOutcomeUnknownError) return error;
   const declined =
-    status === 429 ||
+    (status !== undefined && status < 500) ||
     status === 503 ||
     (status === undefined &&
       error instanceof ProviderUnavailableError &&
