@@ -272,7 +272,11 @@ describe('generation with OpenAI', () => {
       size: '1024x1024',
       quality: 'medium',
     });
-    expect(sent.filter((request) => request.path === '/v1/images/generations')).toHaveLength(1);
+    const forThisTask = sent.filter(
+      (request) =>
+        request.path === '/v1/images/generations' && String(request.fields.prompt).includes('violet cartoon'),
+    );
+    expect(forThisTask).toHaveLength(1);
   });
 
   it('walks the README flow: upload, image-to-image with n=2, poll, download', async () => {

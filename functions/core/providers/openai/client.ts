@@ -68,7 +68,10 @@ export function translateOpenaiError(error: unknown, choice: ModelChoice): Error
     }
     if (error.code && MODERATION_CODES.has(error.code)) return moderatedError(OPENAI_LABEL, detail);
     if (error.status === 429 && error.code === 'insufficient_quota') {
-      return errorForStatus(OPENAI_LABEL, 402, `insufficient quota: ${detail}`);
+      // A billing limit, not a rate limit: waiting does not lift it.
+      return new ProviderRejectedError(
+        `${OPENAI_LABEL} refused the request because the service's account has no quota left (HTTP 429 insufficient_quota: ${detail}); retrying will not help until billing is fixed`,
+      );
     }
     return errorForStatus(OPENAI_LABEL, error.status, detail);
   }
