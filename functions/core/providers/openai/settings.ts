@@ -2,9 +2,8 @@ import type { ProviderSettings } from '../provider-settings.ts';
 
 /**
  * OpenAI Images. Models checked 2026-12-02 against OpenAI's deprecations page
- * (https://developers.openai.com/api/docs/deprecations): `dall-e-2` and `dall-e-3` were shut
- * down on 2026-05-12, `gpt-image-1` on 2026-10-23, `gpt-image-1-mini`, `gpt-image-1.5` and
- * `chatgpt-image-latest` on 2026-12-01; the named replacements are `gpt-image-2.6-sunburst`
+ * (https://developers.openai.com/api/docs/deprecations); the ids it lists as shut down are in
+ * `retired` below with their dates. The named replacements are `gpt-image-2.6-sunburst`
  * ("image editing") and `gpt-image-2.6-flare` ("fast, high-quality everyday image generation",
  * https://developers.openai.com/api/docs/guides/image-generation?model=gpt-image-2.6).
  */
@@ -32,13 +31,13 @@ export const openaiSettings = {
     },
   },
   retired: {
-    'dall-e-2': '2026-05-12',
-    'dall-e-3': '2026-05-12',
-    'gpt-image-1': '2026-10-23',
-    'gpt-image-1-mini': '2026-12-01',
-    'gpt-image-1.5': '2026-12-01',
-    'gpt-image-1.5-2025-12-16': '2026-12-01',
-    'chatgpt-image-latest': '2026-12-01',
+    'dall-e-2': '2026-05-12', // shut down (retired)
+    'dall-e-3': '2026-05-12', // shut down (retired)
+    'gpt-image-1': '2026-10-23', // shut down (retired)
+    'gpt-image-1-mini': '2026-12-01', // shut down (retired)
+    'gpt-image-1.5': '2026-12-01', // shut down (retired)
+    'gpt-image-1.5-2025-12-16': '2026-12-01', // shut down (retired)
+    'chatgpt-image-latest': '2026-12-01', // shut down (retired)
   },
   limits: {
     /** GPT image models: prompts up to 32,000 characters (openai-node images.ts, 2026-08-21). */

@@ -37,8 +37,8 @@ export const tripoSettings = {
   },
   retired: {
     // Hosts (a base URL starting with one of these is refused before any call).
-    'https://api.tripo3d.ai/v2': '2026-10-31',
-    'https://api.tripo3d.com/v2': '2026-10-31',
+    'https://api.tripo3d.ai/v2': '2026-10-31', // shut down (retired)
+    'https://api.tripo3d.com/v2': '2026-10-31', // shut down (retired)
     // Generation models Tripo answers with 2015 "The version has been deprecated" or no longer
     // lists (Comfy-Org/ComfyUI PR #15851, live-tested 2026-08-24; SKILL.md, checked 2026-12-02).
     'v2.0-20240919': 'before 2026-08-24',
