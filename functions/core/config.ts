@@ -32,6 +32,11 @@ const EnvironmentSchema = z.object({
   RATE_LIMIT_STATUS_PER_MINUTE: positiveInt.default(600),
   TASK_RETENTION_DAYS: positiveInt.default(90),
   IDEMPOTENCY_RETENTION_HOURS: positiveInt.default(24),
+  /**
+   * How long a claimed Idempotency-Key may wait for its task to be written before a repeat treats
+   * the claim as dead and takes it over (longer than the submit function's 20 s timeout).
+   */
+  IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(30),
   MAX_INPUT_BYTES: positiveInt.default(20 * 1024 * 1024),
 });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { getConfig } from '../config.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import {
@@ -52,23 +52,32 @@ const recordKey = (tenantId: string, key: string) => ({
   sk: { S: `IDEMPOTENCY#${key}` },
 });
 
-export type Claim = { claimed: true } | { claimed: false; jobId: string };
+export type Claim =
+  | { claimed: true }
+  | { claimed: false; jobId: string; claimedAt: number | undefined };
 
 export const idempotencyStore = {
   /** Claims the key for this job, or returns the job that already holds it. */
   async claim(tenantId: string, key: string, fingerprint: string, jobId: string): Promise<Claim> {
-    const expiresAt = nowEpochSeconds() + getConfig().IDEMPOTENCY_RETENTION_HOURS * 3600;
+    const now = nowEpochSeconds();
+    const expiresAt = now + getConfig().IDEMPOTENCY_RETENTION_HOURS * 3600;
     try {
       await dynamoClient().send(
         new PutItemCommand({
           TableName: tableName(),
           Item: {
             ...recordKey(tenantId, key),
-            ...toItem({ fingerprint, job_id: jobId, expires_at: expiresAt, entity: 'idempotency' }),
+            ...toItem({
+              fingerprint,
+              job_id: jobId,
+              claimed_at: now,
+              expires_at: expiresAt,
+              entity: 'idempotency',
+            }),
           },
           // An expired record (not yet swept by TTL) may be replaced.
           ConditionExpression: 'attribute_not_exists(pk) OR expires_at <= :now',
-          ExpressionAttributeValues: { ':now': { N: String(nowEpochSeconds()) } },
+          ExpressionAttributeValues: { ':now': { N: String(now) } },
         }),
       );
       return { claimed: true };
@@ -83,13 +92,56 @@ export const idempotencyStore = {
     if (record.fingerprint !== fingerprint) {
       throw new ConflictError('Idempotency-Key was already used with a different request body');
     }
-    return { claimed: false, jobId: String(record.job_id) };
+    return {
+      claimed: false,
+      jobId: String(record.job_id),
+      claimedAt: typeof record.claimed_at === 'number' ? record.claimed_at : undefined,
+    };
+  },
+
+  /**
+   * Moves a claim whose job was never written (its request died between the claim and the task
+   * write, and could not give the key back) to a new job. Conditional on the claim still naming
+   * the dead job, so of two requests that both find it, one takes it over and the other sees the
+   * new job.
+   */
+  async takeOver(tenantId: string, key: string, deadJobId: string, jobId: string): Promise<boolean> {
+    const now = nowEpochSeconds();
+    try {
+      await dynamoClient().send(
+        new UpdateItemCommand({
+          TableName: tableName(),
+          Key: recordKey(tenantId, key),
+          UpdateExpression: 'SET job_id = :job, claimed_at = :now',
+          ConditionExpression: 'job_id = :dead',
+          ExpressionAttributeValues: {
+            ':job': { S: jobId },
+            ':now': { N: String(now) },
+            ':dead': { S: deadJobId },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   },
 
   /** Gives the key back when the request it was claimed for could not start. */
-  async release(tenantId: string, key: string): Promise<void> {
-    await dynamoClient().send(
-      new DeleteItemCommand({ TableName: tableName(), Key: recordKey(tenantId, key) }),
-    );
+  async release(tenantId: string, key: string, jobId: string): Promise<void> {
+    try {
+      await dynamoClient().send(
+        new DeleteItemCommand({
+          TableName: tableName(),
+          Key: recordKey(tenantId, key),
+          // Only our own claim: a takeover may have moved the key to another job meanwhile.
+          ConditionExpression: 'job_id = :job',
+          ExpressionAttributeValues: { ':job': { S: jobId } },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
   },
 };

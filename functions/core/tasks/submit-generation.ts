@@ -1,9 +1,11 @@
 import type { Tenant } from '../auth/api-keys.ts';
-import { ServiceUnavailableError } from '../errors.ts';
+import { getConfig } from '../config.ts';
+import { ConflictError, ServiceUnavailableError } from '../errors.ts';
 import { startTaskExecution } from '../executions/execution-starter.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { validateGeneration } from '../operations/validate-request.ts';
 import { rowsForTask, tableFor, upsertRowsBestEffort } from '../storage/result-rows.ts';
+import { nowEpochSeconds } from '../store/dynamo.ts';
 import { idempotencyStore, requestFingerprint, validateIdempotencyKey } from './idempotency.ts';
 import { newJobId } from './job-id.ts';
 import type { Task, TaskRef } from './task.ts';
@@ -49,19 +51,6 @@ export async function submitGeneration(input: {
   const idempotencyKey =
     input.idempotencyKey === undefined ? undefined : validateIdempotencyKey(input.idempotencyKey);
 
-  if (idempotencyKey) {
-    const claim = await idempotencyStore.claim(
-      tenant.tenant_id,
-      idempotencyKey,
-      requestFingerprint(operation, body),
-      jobId,
-    );
-    if (!claim.claimed) {
-      log.info('Idempotent repeat', { job_id: claim.jobId });
-      return { statusCode: 200, body: acceptedBody(claim.jobId, clientTaskId) };
-    }
-  }
-
   const ref: TaskRef = {
     tenant_id: tenant.tenant_id,
     job_id: jobId,
@@ -70,8 +59,27 @@ export async function submitGeneration(input: {
     provider: entry.provider,
     params,
   };
-  const created = await taskRepository.create(ref);
-  if (!created) throw new Error(`Job id collision for ${jobId}`);
+
+  if (idempotencyKey) {
+    const repeat = await claimOrRepeat(ref, idempotencyKey, requestFingerprint(operation, body), log).catch(
+      (error: unknown) => {
+        if (error instanceof ConflictError) throw error;
+        log.error('Idempotency store unavailable', describeError(error));
+        throw new ServiceUnavailableError('The service is temporarily unavailable; please retry shortly');
+      },
+    );
+    if (repeat) return { statusCode: 200, body: acceptedBody(repeat, clientTaskId) };
+  }
+
+  // The claim and the task succeed together or the claim is given back: a repeat must never get
+  // a job id that does not exist.
+  try {
+    if (!(await taskRepository.create(ref))) throw new Error(`Job id collision for ${jobId}`);
+  } catch (error) {
+    log.error('Could not record the task', { job_id: jobId, ...describeError(error) });
+    if (idempotencyKey) await releaseClaim(tenant.tenant_id, idempotencyKey, jobId, log);
+    throw new ServiceUnavailableError('The task could not be recorded; please retry shortly');
+  }
 
   const now = new Date().toISOString();
   const pending: Task = { ...ref, status: 'pending', created_at: now, updated_at: now };
@@ -81,16 +89,52 @@ export async function submitGeneration(input: {
     await startTaskExecution(ref);
   } catch (error) {
     log.error('Could not start the workflow', { job_id: jobId, ...describeError(error) });
-    await taskRepository.markFailed(
-      tenant.tenant_id,
-      jobId,
-      'The task could not be started; retrying may help',
-      'internal',
-    );
-    if (idempotencyKey)
-      await idempotencyStore.release(tenant.tenant_id, idempotencyKey).catch(() => undefined);
+    await taskRepository
+      .markFailed(tenant.tenant_id, jobId, 'The task could not be started; retrying may help', 'internal')
+      .catch((markError: unknown) => log.error('Could not mark the task failed', describeError(markError)));
+    if (idempotencyKey) await releaseClaim(tenant.tenant_id, idempotencyKey, jobId, log);
     throw new ServiceUnavailableError('The task could not be started; please retry shortly');
   }
   log.info('Task accepted', { job_id: jobId, operation, provider: entry.provider });
   return { statusCode: 202, body: acceptedBody(jobId, clientTaskId) };
+}
+
+/**
+ * Claims the Idempotency-Key for this new job, or returns the job of an earlier identical request.
+ * A claim whose job was never written is either still being written by a request in flight
+ * (then 409: retry shortly) or dead, left by a request that failed and could not give the key
+ * back (then this request takes the key over and runs as the new job).
+ */
+async function claimOrRepeat(
+  ref: TaskRef,
+  key: string,
+  fingerprint: string,
+  log: Logger,
+): Promise<string | undefined> {
+  const { tenant_id: tenantId, job_id: jobId } = ref;
+  const claim = await idempotencyStore.claim(tenantId, key, fingerprint, jobId);
+  if (claim.claimed) return undefined;
+  if (await taskRepository.get(tenantId, claim.jobId)) {
+    log.info('Idempotent repeat', { job_id: claim.jobId });
+    return claim.jobId;
+  }
+  const age = nowEpochSeconds() - (claim.claimedAt ?? 0);
+  if (age < getConfig().IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS) {
+    throw new ConflictError(
+      'A request with this Idempotency-Key is still being processed; retry in a few seconds',
+    );
+  }
+  if (await idempotencyStore.takeOver(tenantId, key, claim.jobId, jobId)) {
+    log.warn('Idempotency-Key taken over from a job that was never recorded', { dead_job_id: claim.jobId });
+    return undefined;
+  }
+  // Another request took it over first: that one is the job for this key.
+  return claimOrRepeat(ref, key, fingerprint, log);
+}
+
+async function releaseClaim(tenantId: string, key: string, jobId: string, log: Logger): Promise<void> {
+  await idempotencyStore.release(tenantId, key, jobId).catch((error: unknown) => {
+    // The claim then names a job that does not exist; the next repeat takes it over.
+    log.error('Could not release the Idempotency-Key', describeError(error));
+  });
 }
