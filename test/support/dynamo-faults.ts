@@ -34,7 +34,10 @@ export async function injectDynamoFaults(): Promise<DynamoFaults> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(chunks);
-      const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const operation =
+        String(request.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
       const text = body.toString('utf8');
       if (faults.rules.some((rule) => rule.operation === operation && text.includes(rule.contains))) {
         faults.failed.push({ operation, body: text });

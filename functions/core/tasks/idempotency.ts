@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { getConfig } from '../config.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import {
@@ -52,9 +57,7 @@ const recordKey = (tenantId: string, key: string) => ({
   sk: { S: `IDEMPOTENCY#${key}` },
 });
 
-export type Claim =
-  | { claimed: true }
-  | { claimed: false; jobId: string; claimedAt: number | undefined };
+export type Claim = { claimed: true } | { claimed: false; jobId: string; claimedAt: number | undefined };
 
 export const idempotencyStore = {
   /** Claims the key for this job, or returns the job that already holds it. */
