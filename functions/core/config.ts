@@ -16,6 +16,12 @@ const positiveInt = z.coerce.number().int().positive();
 
 const EnvironmentSchema = z.object({
   STAGE: z.string().min(1).default('local'),
+  /**
+   * Set to `true` only where a stage is explicitly marked non-production (CDK context
+   * `nonProduction`, the local stack): the test key works and keys are issued as `makeit3d_test_…`.
+   * Unset means production, whatever the stage is called.
+   */
+  NON_PRODUCTION: booleanFromString.default(false),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   TABLE_NAME: z.string().min(1).default('makeit3d-bff'),
   DYNAMODB_ENDPOINT: z.url().optional(),
@@ -30,6 +36,10 @@ const EnvironmentSchema = z.object({
   PROVIDER_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
   RATE_LIMIT_GENERATION_PER_MINUTE: positiveInt.default(60),
   RATE_LIMIT_STATUS_PER_MINUTE: positiveInt.default(600),
+  /** Failed `POST /auth/register` attempts one client address may make per window, then 429. */
+  REGISTRATION_FAILURES_PER_WINDOW: positiveInt.default(10),
+  /** The window starts at an address's first failure; its attempts answer 429 until it ends. */
+  REGISTRATION_FAILURE_WINDOW_SECONDS: positiveInt.default(15 * 60),
   TASK_RETENTION_DAYS: positiveInt.default(90),
   IDEMPOTENCY_RETENTION_HOURS: positiveInt.default(24),
   /**
@@ -41,7 +51,12 @@ const EnvironmentSchema = z.object({
 });
 
 export type Config = z.infer<typeof EnvironmentSchema> & {
-  /** The well-known test key works everywhere except a production stage (contract §2). */
+  /**
+   * NON_PRODUCTION, except that a stage named `production` never is (contract §2), whatever is
+   * set: a mistaken flag must not open the production stage to the public test key.
+   */
+  nonProduction: boolean;
+  /** The well-known test key works only on a stage marked non-production. */
   testKeyEnabled: boolean;
 };
 
@@ -54,7 +69,8 @@ export function getConfig(): Config {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   }
-  cached = { ...parsed.data, testKeyEnabled: parsed.data.STAGE !== 'production' };
+  const nonProduction = parsed.data.NON_PRODUCTION && parsed.data.STAGE !== 'production';
+  cached = { ...parsed.data, nonProduction, testKeyEnabled: nonProduction };
   return cached;
 }
 

@@ -11,22 +11,31 @@ import {
 import { Construct } from 'constructs';
 import { testKeyItem } from '../../functions/core/auth/api-keys.ts';
 import { toItem } from '../../functions/core/store/dynamo.ts';
+import type { StageSettings } from '../stacks/stage-settings.ts';
 
 export interface TestKeySeedProps {
   table: ITable;
   logRemovalPolicy: RemovalPolicy;
+  /** The stage being deployed: it must be marked non-production. */
+  settings: Pick<StageSettings, 'stage' | 'nonProduction'>;
 }
 
 /**
  * Puts the well-known test key's record into the table at deploy time, so a fresh
- * non-production stage can be called straight away. The stack never creates this in a
- * production stage (contract §2); the record and its marshalling come from the runtime code.
+ * non-production stage can be called straight away. Only a stage explicitly marked
+ * non-production gets it (contract §2): the construct refuses any other, so a mistake in the
+ * stack cannot publish the test key. The record and its marshalling come from the runtime code.
  */
 export class TestKeySeed extends Construct {
   readonly resource: AwsCustomResource;
 
   constructor(scope: Construct, id: string, props: TestKeySeedProps) {
     super(scope, id);
+    if (!props.settings.nonProduction) {
+      throw new Error(
+        `The test key is only seeded into a stage marked non-production; ${props.settings.stage} is not (context nonProduction / nonProductionStages)`,
+      );
+    }
     const putTestKey: AwsSdkCall = {
       service: 'DynamoDB',
       action: 'putItem',

@@ -21,6 +21,10 @@ export interface FunctionSpec {
   providerOverrides?: boolean;
   /** RATE_LIMIT_* settings, for the routes that count requests per tenant. */
   rateLimits?: boolean;
+  /** NON_PRODUCTION, for the functions that accept API keys (the test key) or issue them (prefix). */
+  apiKeys?: boolean;
+  /** REGISTRATION_* settings (failed registration attempts per client address). */
+  registration?: boolean;
   /** Secrets beyond those implied above. */
   secrets?: readonly SecretName[];
 }
@@ -34,6 +38,7 @@ export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
     table: 'read-write',
     supabase: true,
     rateLimits: true,
+    apiKeys: true,
     providerOverrides: true,
   },
   'get-task-status': {
@@ -44,12 +49,16 @@ export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
     table: 'read-write',
     supabase: true,
     rateLimits: true,
+    apiKeys: true,
   },
   'register-api-key': {
     description: 'POST /auth/register: issue an API key for a tenant',
     timeoutSeconds: 10,
     memoryMb: 512,
+    // Stores keys and counts failed attempts: conditional PutItem/UpdateItem only, no reads.
     table: 'write',
+    apiKeys: true,
+    registration: true,
     secrets: ['REGISTRATION_SECRET'],
   },
   health: {

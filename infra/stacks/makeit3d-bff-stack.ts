@@ -21,7 +21,7 @@ import {
   WORKFLOW_FUNCTION_SPECS,
   type WorkflowLambdaName,
 } from './function-specs.ts';
-import { isProductionStage, PLACEHOLDER_SUPABASE_URL, type StageSettings } from './stage-settings.ts';
+import { PLACEHOLDER_SUPABASE_URL, type StageSettings } from './stage-settings.ts';
 
 export const GENERATION_DEFINITION_FILE = path.join(REPO_ROOT, 'state-machines', 'generation.asl.json');
 
@@ -47,8 +47,9 @@ export class MakeIt3dBffStack extends Stack {
       description: `MakeIt3D BFF (${settings.stage}): generation API, workflow and task store`,
       ...stackProps,
     });
-    const production = isProductionStage(settings.stage);
-    // Production keeps its data and logs when the stack or a resource goes away.
+    // Only a stage explicitly marked non-production is treated as one; any other stage, whatever
+    // its name, keeps its data and logs when the stack or a resource goes away, and has no test key.
+    const production = !settings.nonProduction;
     const dataRemovalPolicy = production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = production ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH;
     Tags.of(this).add('project', 'makeit3d-bff');
@@ -142,7 +143,11 @@ export class MakeIt3dBffStack extends Stack {
     });
 
     if (!production) {
-      new TestKeySeed(this, 'TestKeySeed', { table: this.table, logRemovalPolicy: dataRemovalPolicy });
+      new TestKeySeed(this, 'TestKeySeed', {
+        table: this.table,
+        logRemovalPolicy: dataRemovalPolicy,
+        settings,
+      });
     }
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL the mobile app calls' });
@@ -179,6 +184,7 @@ function environmentFor(
   tableName: string,
 ): Record<string, string> {
   const environment: Record<string, string> = { STAGE: settings.stage };
+  if (spec.apiKeys) environment.NON_PRODUCTION = String(settings.nonProduction);
   if (spec.table) environment.TABLE_NAME = tableName;
   if (spec.supabase) {
     environment.SUPABASE_URL = settings.supabaseUrl;
@@ -202,6 +208,14 @@ function environmentFor(
     }
     if (settings.rateLimitStatusPerMinute !== undefined) {
       environment.RATE_LIMIT_STATUS_PER_MINUTE = String(settings.rateLimitStatusPerMinute);
+    }
+  }
+  if (spec.registration) {
+    if (settings.registrationFailuresPerWindow !== undefined) {
+      environment.REGISTRATION_FAILURES_PER_WINDOW = String(settings.registrationFailuresPerWindow);
+    }
+    if (settings.registrationFailureWindowSeconds !== undefined) {
+      environment.REGISTRATION_FAILURE_WINDOW_SECONDS = String(settings.registrationFailureWindowSeconds);
     }
   }
   return environment;

@@ -7,8 +7,14 @@ import { PROVIDER_SETTINGS } from '../../functions/core/providers/settings.ts';
  * `context` block of cdk.json). Everything else is fixed by the stack.
  */
 export interface StageSettings {
-  /** `production` is special: retained data, no test key (contract §2). */
   stage: string;
+  /**
+   * True only for a stage explicitly marked non-production: context `nonProduction=true`, or the
+   * stage's name in context `nonProductionStages` (cdk.json marks `dev`). Such a stage accepts the
+   * public test key, issues `makeit3d_test_…` keys and deletes its data with the stack. Any other
+   * stage, whatever its name, is production: no test key, `makeit3d_live_…` keys, data retained.
+   */
+  nonProduction: boolean;
   /** The Supabase project every input URL must belong to and results are uploaded to. */
   supabaseUrl: string;
   supabaseBucket: string;
@@ -20,6 +26,10 @@ export interface StageSettings {
   supabaseModelsTable?: string | undefined;
   rateLimitGenerationPerMinute?: number | undefined;
   rateLimitStatusPerMinute?: number | undefined;
+  /** Failed `POST /auth/register` attempts per client address and window (default 10). */
+  registrationFailuresPerWindow?: number | undefined;
+  /** That window, from an address's first attempt (default 900 seconds). */
+  registrationFailureWindowSeconds?: number | undefined;
   /** API 5xx responses in five minutes above which the alarm fires. */
   apiServerErrorAlarmThreshold: number;
   /**
@@ -46,8 +56,22 @@ export const PLACEHOLDER_SUPABASE_URL = 'https://your-project.supabase.co';
 /** Stage names end up in resource names (secrets, the state machine), so they are kept plain. */
 const STAGE_PATTERN = /^[a-z][a-z0-9-]{0,23}$/;
 
-export function isProductionStage(stage: string): boolean {
-  return stage === PRODUCTION_STAGE;
+/**
+ * Whether context marks this stage non-production. `-c nonProduction=true|false` decides for the
+ * stage being deployed; otherwise the stage must be listed in `nonProductionStages` (an array in
+ * cdk.json, or comma-separated with `-c`). A list, not a bare flag in cdk.json, so that
+ * `-c stage=prod` can never inherit a flag meant for the dev stage. `production` cannot be marked.
+ */
+function nonProductionFromContext(read: (key: string) => unknown, stage: string): boolean {
+  const explicit = optionalBoolean(read('nonProduction'), 'nonProduction');
+  const listed = stageList(read('nonProductionStages'), 'nonProductionStages').includes(stage);
+  const nonProduction = explicit ?? listed;
+  if (nonProduction && stage === PRODUCTION_STAGE) {
+    throw new Error(
+      `Invalid context: stage ${PRODUCTION_STAGE} cannot be marked non-production (nonProduction / nonProductionStages)`,
+    );
+  }
+  return nonProduction;
 }
 
 export function stageSettingsFromContext(node: Node): StageSettings {
@@ -68,6 +92,7 @@ export function stageSettingsFromContext(node: Node): StageSettings {
     optionalNumber(read('providerTimeoutSeconds'), 'providerTimeoutSeconds') ?? 300;
   return {
     stage,
+    nonProduction: nonProductionFromContext(read, stage),
     supabaseUrl: supabaseUrl.replace(/\/$/, ''),
     supabaseBucket: optionalString(read('supabaseBucket'), 'supabaseBucket') ?? 'makeit3d-app-assets',
     supabaseBucketPublic: optionalBoolean(read('supabaseBucketPublic'), 'supabaseBucketPublic') ?? true,
@@ -82,6 +107,14 @@ export function stageSettingsFromContext(node: Node): StageSettings {
       'rateLimitGenerationPerMinute',
     ),
     rateLimitStatusPerMinute: optionalInteger(read('rateLimitStatusPerMinute'), 'rateLimitStatusPerMinute'),
+    registrationFailuresPerWindow: optionalInteger(
+      read('registrationFailuresPerWindow'),
+      'registrationFailuresPerWindow',
+    ),
+    registrationFailureWindowSeconds: optionalInteger(
+      read('registrationFailureWindowSeconds'),
+      'registrationFailureWindowSeconds',
+    ),
     apiServerErrorAlarmThreshold:
       optionalNumber(read('apiServerErrorAlarmThreshold'), 'apiServerErrorAlarmThreshold') ?? 5,
     providerOverrides: Object.fromEntries(
@@ -116,6 +149,15 @@ function optionalInteger(value: unknown, key: string): number | undefined {
     throw new Error(`Invalid context ${key}=${String(value)}: expected a whole number`);
   }
   return parsed;
+}
+
+function stageList(value: unknown, key: string): string[] {
+  if (value === undefined || value === null || value === '') return [];
+  const entries = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(entries) || entries.some((entry) => typeof entry !== 'string')) {
+    throw new Error(`Invalid context ${key}: expected stage names (an array, or comma-separated)`);
+  }
+  return entries.map((entry: string) => entry.trim()).filter((entry) => entry !== '');
 }
 
 function optionalBoolean(value: unknown, key: string): boolean | undefined {

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_FUNCTIONS, API_ROUTES } from '../../functions/api/routes.ts';
 import { hashApiKey, TEST_API_KEY } from '../../functions/core/auth/api-keys.ts';
 import { WORKFLOW_FUNCTIONS } from '../../functions/workflow/index.ts';
+import { TestKeySeed } from '../../infra/constructs/test-key-seed.ts';
 import { GENERATION_DEFINITION_FILE, MakeIt3dBffStack } from '../../infra/stacks/makeit3d-bff-stack.ts';
 import { PLACEHOLDER_SUPABASE_URL, stageSettingsFromContext } from '../../infra/stacks/stage-settings.ts';
 
@@ -145,12 +147,15 @@ const PROVIDER = ['PROVIDER_TIMEOUT_SECONDS', ...PROVIDER_KEYS.map((name) => `${
 /** What each function must be given, written out independently of the stack's own table. */
 const EXPECTED: Record<string, { environment: string[]; secrets: string[] }> = {
   'api/submit-generation': {
-    environment: ['TABLE_NAME', 'STATE_MACHINE_ARN', ...SUPABASE],
+    environment: ['NON_PRODUCTION', 'TABLE_NAME', 'STATE_MACHINE_ARN', ...SUPABASE],
     secrets: ['SUPABASE_SERVICE_KEY'],
   },
-  'api/get-task-status': { environment: ['TABLE_NAME', ...SUPABASE], secrets: ['SUPABASE_SERVICE_KEY'] },
+  'api/get-task-status': {
+    environment: ['NON_PRODUCTION', 'TABLE_NAME', ...SUPABASE],
+    secrets: ['SUPABASE_SERVICE_KEY'],
+  },
   'api/register-api-key': {
-    environment: ['TABLE_NAME', 'REGISTRATION_SECRET_SECRET_ARN'],
+    environment: ['NON_PRODUCTION', 'TABLE_NAME', 'REGISTRATION_SECRET_SECRET_ARN'],
     secrets: ['REGISTRATION_SECRET'],
   },
   'api/health': { environment: [], secrets: [] },
@@ -187,12 +192,32 @@ const EXPECTED: Record<string, { environment: string[]; secrets: string[] }> = {
   },
 };
 
+/** The functions that accept or issue API keys, which read NON_PRODUCTION. */
+const API_KEY_SOURCES = ['api/submit-generation', 'api/get-task-status', 'api/register-api-key'];
+
+/** cdk.json's context, which `cdk synth|deploy` reads (it marks the stages that are not production). */
+const CDK_CONTEXT = (
+  JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
+const MARKED_STAGES = { nonProductionStages: CDK_CONTEXT.nonProductionStages };
+
 let dev: SynthesizedStack;
 let production: SynthesizedStack;
+/** A stage whose name is not `production` and that nothing marks non-production. */
+let prod: SynthesizedStack;
 
 beforeAll(() => {
-  dev = new SynthesizedStack({});
+  dev = new SynthesizedStack({ ...MARKED_STAGES });
   production = new SynthesizedStack({ stage: 'production', supabaseUrl: 'https://abc.supabase.co' });
+  prod = new SynthesizedStack({
+    ...MARKED_STAGES,
+    stage: 'prod',
+    supabaseUrl: 'https://abc.supabase.co',
+    registrationFailuresPerWindow: '5',
+    registrationFailureWindowSeconds: '600',
+  });
 });
 
 describe('HTTP API', () => {
@@ -368,12 +393,15 @@ describe('DynamoDB table', () => {
     });
   });
 
-  it('is retained in production and destroyed with any other stage', () => {
+  it('is destroyed with a stage marked non-production and retained in any other, whatever its name', () => {
     dev.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
-    production.template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
-      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
-    });
+    for (const stack of [production, prod]) {
+      stack.template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+        Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+      });
+    }
   });
 
   it('grants table access only where a function uses it, and no more', () => {
@@ -513,9 +541,72 @@ describe('test key', () => {
     });
   });
 
-  it('is absent from a production stage', () => {
-    production.template.resourceCountIs('Custom::AWS', 0);
-    expect(JSON.stringify(production.template.toJSON())).not.toContain(hashApiKey(TEST_API_KEY));
+  it('is absent from a production stage, and from any stage not marked non-production', () => {
+    for (const stack of [production, prod]) {
+      stack.template.resourceCountIs('Custom::AWS', 0);
+      expect(JSON.stringify(stack.template.toJSON())).not.toContain(hashApiKey(TEST_API_KEY));
+    }
+  });
+
+  it('cannot be seeded into a stage not marked non-production, even by a mistaken stack', () => {
+    const stack = new Stack(new App(), 'Seed');
+    const table = new Table(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
+    const seed = (nonProduction: boolean) =>
+      new TestKeySeed(stack, `Seed${nonProduction}`, {
+        table,
+        logRemovalPolicy: RemovalPolicy.DESTROY,
+        settings: { stage: 'prod', nonProduction },
+      });
+    expect(() => seed(false)).toThrow(/prod is not/);
+    expect(() => seed(true)).not.toThrow();
+  });
+
+  it('is accepted, and keys issued as test keys, only where the functions are told NON_PRODUCTION=true', () => {
+    for (const source of API_KEY_SOURCES) {
+      expect(dev.environment(source).NON_PRODUCTION, source).toBe('true');
+      expect(prod.environment(source).NON_PRODUCTION, source).toBe('false');
+      expect(production.environment(source).NON_PRODUCTION, source).toBe('false');
+    }
+  });
+});
+
+describe('registration limits', () => {
+  it('reach only the registration function, and only when the stage sets them', () => {
+    expect(prod.environment('api/register-api-key')).toMatchObject({
+      REGISTRATION_FAILURES_PER_WINDOW: '5',
+      REGISTRATION_FAILURE_WINDOW_SECONDS: '600',
+    });
+    for (const source of allSources.filter((source) => source !== 'api/register-api-key')) {
+      expect(Object.keys(prod.environment(source)).join(' '), source).not.toMatch(/REGISTRATION_FAIL/);
+    }
+    // Without context the code's defaults apply (10 per 900 s), as the environment test shows.
+    expect(dev.environment('api/register-api-key').REGISTRATION_FAILURES_PER_WINDOW).toBeUndefined();
+  });
+});
+
+describe('a stage not marked non-production', () => {
+  const policies = (stack: SynthesizedStack, type: string) =>
+    Object.values(stack.template.findResources(type)).map((resource) => [
+      resource.DeletionPolicy,
+      resource.UpdateReplacePolicy,
+    ]);
+
+  it('retains its secrets and log groups, like production', () => {
+    for (const type of ['AWS::SecretsManager::Secret', 'AWS::Logs::LogGroup']) {
+      for (const stack of [prod, production]) {
+        const found = policies(stack, type);
+        expect(found.length, type).toBeGreaterThan(0);
+        expect(new Set(found.flat()), type).toEqual(new Set(['Retain']));
+      }
+      expect(new Set(policies(dev, type).flat()), type).toEqual(new Set(['Delete']));
+    }
+  });
+
+  it('keeps logs for three months, as production does', () => {
+    const retention = (stack: SynthesizedStack) =>
+      new Set(stack.ofType('AWS::Logs::LogGroup').map(([, group]) => group.Properties.RetentionInDays));
+    expect(retention(prod)).toEqual(new Set([90]));
+    expect(retention(dev)).toEqual(new Set([30, 7]));
   });
 });
 
@@ -548,7 +639,33 @@ describe('stage settings from context', () => {
     });
   });
 
+  it('treats a stage as production unless context marks it non-production', () => {
+    expect(settings({}).nonProduction).toBe(false);
+    expect(settings({ stage: 'prod' }).nonProduction).toBe(false);
+    expect(settings({ stage: 'staging', nonProduction: true }).nonProduction).toBe(true);
+    expect(settings({ stage: 'staging', nonProduction: 'true' }).nonProduction).toBe(true);
+    expect(settings({ stage: 'qa', nonProductionStages: 'dev, qa' }).nonProduction).toBe(true);
+    // An explicit -c nonProduction=false wins over the list.
+    expect(settings({ nonProductionStages: ['dev'], nonProduction: 'false' }).nonProduction).toBe(false);
+  });
+
+  it("marks cdk.json's default dev stage non-production, and no other stage", () => {
+    expect(settings({ ...CDK_CONTEXT }).nonProduction).toBe(true);
+    for (const stage of ['prod', 'staging', 'production']) {
+      expect(settings({ ...CDK_CONTEXT, stage }).nonProduction, stage).toBe(false);
+    }
+  });
+
+  it('refuses to mark the production stage non-production', () => {
+    expect(() => settings({ stage: 'production', nonProduction: true })).toThrow(/production/);
+    expect(() => settings({ stage: 'production', nonProductionStages: ['production'] })).toThrow(
+      /production/,
+    );
+  });
+
   it('rejects values that would produce a broken stack', () => {
+    expect(() => settings({ nonProduction: 'yes' })).toThrow(/nonProduction/);
+    expect(() => settings({ nonProductionStages: [1] })).toThrow(/nonProductionStages/);
     expect(() => settings({ stage: 'Prod_1' })).toThrow(/stage/);
     expect(() => settings({ supabaseUrl: 'abc.supabase.co' })).toThrow(/supabaseUrl/);
     expect(() => settings({ providerTimeoutSeconds: 'soon' })).toThrow(/providerTimeoutSeconds/);

@@ -35,9 +35,12 @@ export function hashApiKey(apiKey: string): string {
 
 const apiKeyKey = (hash: string) => ({ pk: { S: `APIKEY#${hash}` }, sk: { S: 'APIKEY' } });
 
-/** `makeit3d_<live|test>_sk_<tenant_type>_<random>`, 192 random bits. */
-export function generateApiKey(tenantType: TenantType, stage: string): string {
-  const environment = stage === 'production' ? 'live' : 'test';
+/**
+ * `makeit3d_<live|test>_sk_<tenant_type>_<random>`, 192 random bits: `test` only on a stage
+ * marked non-production (config `nonProduction`), `live` everywhere else.
+ */
+export function generateApiKey(tenantType: TenantType, nonProduction: boolean): string {
+  const environment = nonProduction ? 'test' : 'live';
   return `makeit3d_${environment}_sk_${tenantType}_${randomBytes(24).toString('base64url')}`;
 }
 
@@ -73,7 +76,7 @@ export interface RegisterRequest {
 
 /** Stores a new key for a tenant; earlier keys of the same tenant stay valid. */
 export async function registerApiKey(request: RegisterRequest): Promise<{ apiKey: string; tenant: Tenant }> {
-  const apiKey = generateApiKey(request.tenant_type, getConfig().STAGE);
+  const apiKey = generateApiKey(request.tenant_type, getConfig().nonProduction);
   await storeApiKey(apiKey, {
     tenant_id: request.tenant_identifier,
     tenant_type: request.tenant_type,
