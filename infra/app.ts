@@ -6,7 +6,9 @@ import { stageSettingsFromContext } from './stacks/stage-settings.ts';
  * `cdk synth|deploy -c stage=<name>` (default `dev`). Other context keys: supabaseUrl (required
  * to deploy; a placeholder is used for synth), supabaseBucket, supabaseBucketPublic,
  * providerTimeoutSeconds, supabaseConceptImagesTable, supabaseModelsTable,
- * rateLimitGenerationPerMinute, rateLimitStatusPerMinute, apiServerErrorAlarmThreshold.
+ * rateLimitGenerationPerMinute, rateLimitStatusPerMinute, apiServerErrorAlarmThreshold,
+ * nonProduction / nonProductionStages (which stages get the test key and may be destroyed),
+ * registrationFailuresPerWindow, registrationFailureWindowSeconds, and provider overrides.
  */
 const app = new App();
 const settings = stageSettingsFromContext(app.node);
