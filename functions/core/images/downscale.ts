@@ -69,6 +69,8 @@ export interface DownscaleOptions {
   maxBytes: number;
   aspectRatioMode: AspectRatioMode;
   outputFormat: RequestedOutputFormat;
+  /** Images whose header claims more pixels are refused before decoding; default 50 MP. */
+  maxPixels?: number;
 }
 
 /** What the task row's metadata records about a downscale. */
@@ -476,7 +478,10 @@ export async function downscaleImage(input: Buffer, options: DownscaleOptions): 
   if (!detectFormat(input)) {
     throw new InputInvalidError('The input is not a JPEG, PNG, GIF, WebP, BMP or TIFF image');
   }
-  const image = await decodeImage(input);
+  const image = await decodeImage(
+    input,
+    options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels },
+  );
   const format = resolveOutputFormat(image.format, image.hasAlpha, options.outputFormat);
   const renderer = new Renderer(image, options.aspectRatioMode === 'square', format);
 

@@ -130,19 +130,58 @@ function tiffSize(bytes: Uint8Array): ImageSize | undefined {
   return width !== undefined && height !== undefined ? { width, height } : undefined;
 }
 
+/** Skips a run of GIF data sub-blocks (length byte, then that many bytes, until a 0 length). */
+function skipGifSubBlocks(bytes: Uint8Array, start: number): number {
+  let offset = start;
+  while (offset < bytes.length) {
+    const size = bytes[offset] ?? 0;
+    offset += 1 + size;
+    if (size === 0) break;
+  }
+  return offset;
+}
+
+/**
+ * The logical screen, widened to every frame's extent: a frame may claim more than the screen,
+ * and a decoder sizes its buffers from whichever is larger. Only block headers are read.
+ */
+function gifSize(bytes: Uint8Array): ImageSize | undefined {
+  if (bytes.length < 13) return undefined;
+  let width = readUint16LE(bytes, 6);
+  let height = readUint16LE(bytes, 8);
+  const colourTableSize = (flags: number): number => (flags & 0x80 ? 3 * (1 << ((flags & 0x07) + 1)) : 0);
+  let offset = 13 + colourTableSize(bytes[10] ?? 0);
+  while (offset < bytes.length) {
+    const block = bytes[offset];
+    if (block === 0x21) {
+      // Extension: introducer, label, then sub-blocks.
+      offset = skipGifSubBlocks(bytes, offset + 2);
+    } else if (block === 0x2c && offset + 10 <= bytes.length) {
+      // Image descriptor: left, top, width, height, flags; then a local colour table, the LZW
+      // code size and the image data sub-blocks.
+      width = Math.max(width, readUint16LE(bytes, offset + 1) + readUint16LE(bytes, offset + 5));
+      height = Math.max(height, readUint16LE(bytes, offset + 3) + readUint16LE(bytes, offset + 7));
+      offset = skipGifSubBlocks(bytes, offset + 10 + colourTableSize(bytes[offset + 9] ?? 0) + 1);
+    } else {
+      // The trailer (0x3b), a truncated descriptor or bytes that are no GIF block: stop here.
+      break;
+    }
+  }
+  return { width, height };
+}
+
 /** Width and height from the header alone, without decoding pixels; undefined if unreadable. */
 export function readImageSize(bytes: Uint8Array, format: ImageFormat): ImageSize | undefined {
   switch (format) {
     case 'jpeg':
       return jpegSize(bytes);
     case 'png':
-      return bytes.length >= 24
+      // The size is only trustworthy in IHDR, which the PNG specification puts first.
+      return bytes.length >= 24 && startsWith(bytes, ascii('IHDR'), 12)
         ? { width: readUint32BE(bytes, 16), height: readUint32BE(bytes, 20) }
         : undefined;
     case 'gif':
-      return bytes.length >= 10
-        ? { width: readUint16LE(bytes, 6), height: readUint16LE(bytes, 8) }
-        : undefined;
+      return gifSize(bytes);
     case 'webp':
       return webpSize(bytes);
     case 'bmp': {

@@ -1,11 +1,24 @@
 import { z } from 'zod';
 import { InputInvalidError } from '../errors.ts';
 import { downscaleImage } from '../images/downscale.ts';
+import { checkImageHeader, type ImageLimits } from '../images/input-check.ts';
 import { assetUrlField, numberRange, oneOf, taskIdField } from './fields.ts';
 import type { SyncProviderOperation } from './provider-operation.ts';
 
 /** 1 MB = 1,048,576 bytes, as clients of the earlier implementation expect (contract §6). */
 const BYTES_PER_MB = 1024 * 1024;
+
+/**
+ * What downscale decodes: every format the codecs read, up to 50 megapixels, the service's own
+ * input cap. Decoding holds 4 bytes a pixel plus the resize buffers, so the pixel count, read from
+ * the header before any decode, is what bounds the Lambda's memory (sized for this cap).
+ */
+export const DOWNSCALE_INPUT_LIMITS: ImageLimits = {
+  service: 'the downscale operation',
+  formats: ['jpeg', 'png', 'gif', 'webp', 'bmp', 'tiff'],
+  maxPixels: 50_000_000,
+  source: "this service's input contract (JPEG, PNG, GIF, WebP, BMP, TIFF; 50 megapixels), no provider",
+};
 
 const DownscaleSchema = z.object({
   task_id: taskIdField,
@@ -33,10 +46,12 @@ export const downscaleOperation: SyncProviderOperation = {
     const request = DownscaleSchema.parse(params);
     const [input] = inputs;
     if (!input) throw new InputInvalidError('input_image_asset_url is required');
+    checkImageHeader(input, DOWNSCALE_INPUT_LIMITS);
     const result = await downscaleImage(input.bytes, {
       maxBytes: Math.floor(request.max_size_mb * BYTES_PER_MB),
       aspectRatioMode: request.aspect_ratio_mode,
       outputFormat: request.output_format,
+      maxPixels: DOWNSCALE_INPUT_LIMITS.maxPixels,
     });
     return {
       files: [{ bytes: result.bytes, contentType: result.contentType, extension: result.extension }],

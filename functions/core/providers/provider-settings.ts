@@ -9,6 +9,8 @@
  * handler nothing at cold start.
  */
 
+import type { ImageLimits } from '../images/input-check.ts';
+
 /** A provider model the BFF sends, overridable per stage without a code change. */
 export interface ModelSetting {
   /** Environment variable (and CDK context key) that overrides the default. */
@@ -44,6 +46,12 @@ export interface ProviderSettings {
   readonly retired?: Readonly<Record<string, string>>;
   /** The provider's documented limits that the BFF checks before calling it. */
   readonly limits: Readonly<Record<string, number>>;
+  /**
+   * What each BFF operation that sends an image may send, by operation name (`image-to-image`,
+   * `upscale`, …): formats, bytes, sides, pixels, aspect, each with its source. Checked from the
+   * file's header (images/input-check.ts) before any call, upload or decode.
+   */
+  readonly inputImages?: Readonly<Record<string, ImageLimits>>;
   readonly sandbox: {
     /** Appended to the simulator's mount to form the base URL (OpenAI `/v1`, Tripo `/v3`). */
     readonly apiPath: string;

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Jimp, ResizeStrategy } from 'jimp';
 import { decodeImage, encodeImage } from '../../../functions/core/images/codecs.ts';
+import { readImageSize } from '../../../functions/core/images/formats.ts';
 import { drawPicture } from './draw.ts';
 import { type RecordedRequest, readRequest } from './sandbox.ts';
 
@@ -55,12 +56,46 @@ export function sniffFormat(bytes: Uint8Array): RasterFormat | 'gif' | 'svg' | u
   return undefined;
 }
 
-/** Decodes a PNG, JPEG or WebP upload; undefined when it is anything else or corrupt. */
-export async function decodeInput(bytes: Buffer): Promise<DecodedInput | undefined> {
+export interface ImageHeader {
+  format: RasterFormat;
+  width: number;
+  height: number;
+}
+
+/**
+ * A PNG, JPEG or WebP upload's format and size from its header alone, as providers read it before
+ * they decode anything; undefined for other formats or a header without a positive size. Every
+ * simulator checks its provider's size limits on this, so an upload claiming 20000 x 20000 pixels
+ * is refused without a byte of pixel memory, and without stalling the host's event loop.
+ */
+export function readHeader(bytes: Buffer): ImageHeader | undefined {
   const format = sniffFormat(bytes);
   if (format !== 'png' && format !== 'jpeg' && format !== 'webp') return undefined;
+  const size = readImageSize(bytes, format);
+  if (!size || !(size.width > 0) || !(size.height > 0)) return undefined;
+  return { format, ...size };
+}
+
+/**
+ * The most pixels `decodeInput` decodes by default: the largest image any simulated provider takes
+ * (Tripo's 6000 x 6000), so it only matters to a caller that did not check its provider's limit.
+ */
+const MAX_DECODE_PIXELS = 6000 * 6000;
+
+/**
+ * Decodes a PNG, JPEG or WebP upload; undefined when it is anything else, corrupt, or claims more
+ * than `maxPixels` in its header (checked before decoding). Callers check their provider's limits
+ * on `readHeader` first, so they can answer with the provider's own words.
+ */
+export async function decodeInput(
+  bytes: Buffer,
+  maxPixels = MAX_DECODE_PIXELS,
+): Promise<DecodedInput | undefined> {
+  const header = readHeader(bytes);
+  if (!header || header.width * header.height > maxPixels) return undefined;
+  const { format } = header;
   try {
-    const decoded = await decodeImage(bytes);
+    const decoded = await decodeImage(bytes, { maxPixels });
     const image = pictureOf(decoded);
     return { bytes, format, width: decoded.width, height: decoded.height, hasAlpha: decoded.hasAlpha, image };
   } catch {

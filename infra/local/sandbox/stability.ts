@@ -12,6 +12,7 @@ import {
   paint,
   type RasterFormat,
   readBody,
+  readHeader,
   resized,
   scaled,
   sizeForAspect,
@@ -114,6 +115,11 @@ const remesh: Rule = { type: 'enum', values: ['none', 'triangle', 'quad'] };
 
 /** Control and most edit services: sides ≥ 64, 4,096–9,437,184 px, aspect 1:2.5–2.5:1. */
 const controlImage: ImageRule = { minSide: 64, minPixels: 4_096, maxPixels: 9_437_184, maxAspect: 2.5 };
+/**
+ * Only generate/ultra (sides up to 16,384 px) and generate/sd3 (no upper bound) take more pixels
+ * than this; the sandbox refuses to decode more, to keep the shared host responsive.
+ */
+const MAX_DECODE_PIXELS = 6000 * 6000;
 /** Remove background and the 3D services: sides ≥ 64, 4,096–4,194,304 px. */
 const smallImage: ImageRule = { minSide: 64, minPixels: 4_096, maxPixels: 4_194_304 };
 
@@ -375,7 +381,7 @@ function validateFields(
   return { values, errors };
 }
 
-function validateImage(image: DecodedInput, rule: ImageRule): string[] {
+function validateImage(image: { width: number; height: number }, rule: ImageRule): string[] {
   const { width, height } = image;
   const pixels = width * height;
   const errors: string[] = [];
@@ -487,11 +493,17 @@ export const stabilitySimulator: SandboxSimulator = {
     const imageFile = body.files.get('image')?.[0];
     if (endpoint.image) {
       if (imageFile) {
-        const decoded = await decodeInput(Buffer.from(await imageFile.arrayBuffer()));
-        if (!decoded) errors.push('image: could not be decoded; supported formats are jpeg, png and webp');
-        else {
-          errors.push(...validateImage(decoded, endpoint.image.rule));
-          input = decoded;
+        const bytes = Buffer.from(await imageFile.arrayBuffer());
+        // Size rules are checked on the header, so an image over them is refused undecoded.
+        const header = readHeader(bytes);
+        const sizeErrors = header ? validateImage(header, endpoint.image.rule) : [];
+        errors.push(...sizeErrors);
+        if (sizeErrors.length === 0) {
+          const decoded = header && (await decodeInput(bytes, MAX_DECODE_PIXELS));
+          if (decoded) input = decoded;
+          else if (header && header.width * header.height > MAX_DECODE_PIXELS) {
+            errors.push(`image: the sandbox decodes at most ${MAX_DECODE_PIXELS} pixels`);
+          } else errors.push('image: could not be decoded; supported formats are jpeg, png and webp');
         }
       } else if (typeof body.recorded.fields.image === 'string') {
         errors.push('image: must be a file');

@@ -25,5 +25,18 @@ export const fluxSettings = {
     },
   },
   limits: {},
+  inputImages: {
+    'image-to-image': {
+      service: 'Flux Kontext',
+      formats: ['png', 'jpeg', 'webp'],
+      // BFL's Kontext pages state no input size; resellers cite 20 MB and 20 megapixels
+      // (unconfirmed). The stricter, decimal reading of both is the cap: a conservative bound that
+      // still takes any phone photo up to 20 MP.
+      maxBytes: 20_000_000,
+      maxPixels: 20_000_000,
+      source:
+        'https://docs.bfl.ai/kontext/kontext_image_editing (no size stated), 20 MB / 20 MP as third parties cite it, checked 2026-12-02',
+    },
+  },
   sandbox: { apiPath: '' },
 } as const satisfies ProviderSettings;

@@ -7,7 +7,7 @@ import type {
 import { z } from 'zod';
 import { providerModel } from '../../config.ts';
 import { InputInvalidError, ProviderRejectedError } from '../../errors.ts';
-import { webImageKind } from '../../images/formats.ts';
+import { checkImageHeader } from '../../images/input-check.ts';
 import { assetUrlField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
 import type {
   GeneratedFile,
@@ -15,6 +15,7 @@ import type {
   SyncRunResult,
 } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
+import type { FetchedInput } from '../../storage/input-fetcher.ts';
 import { type ModelSetting, retiredOn } from '../provider-settings.ts';
 import { type ModelChoice, OPENAI_LABEL, openaiClient, translateOpenaiError } from './client.ts';
 import { openaiSettings } from './settings.ts';
@@ -223,18 +224,18 @@ async function generate(request: ImageRequest, signal?: AbortSignal): Promise<Sy
   }
 }
 
-async function edit(request: ImageRequest, input: Buffer, signal?: AbortSignal): Promise<SyncRunResult> {
-  const kind = webImageKind(input);
-  if (!kind) {
-    throw new InputInvalidError(
-      'input_image_asset_url must be a PNG, JPEG or WebP image for OpenAI image edits',
-    );
-  }
+async function edit(
+  request: ImageRequest,
+  input: FetchedInput,
+  signal?: AbortSignal,
+): Promise<SyncRunResult> {
+  // Format and size from the header, before anything is sent: OpenAI would otherwise decode it.
+  const kind = checkImageHeader(input, openaiSettings.inputImages['image-to-image']);
   const { choice, fields, sent } = translate(request, imageToImageSetting);
   const openai = await openaiClient();
   try {
     // The SDK mis-encodes a bare Buffer; toFile gives the part its real name and type.
-    const image = await toFile(input, `input.${kind.extension}`, { type: kind.contentType });
+    const image = await toFile(input.bytes, `input.${kind.extension}`, { type: kind.contentType });
     const body: ImageEditParamsNonStreaming = { ...fields, image };
     const response = await openai.images.edit(body, { signal });
     return { files: decodeImages(response), sent: { endpoint: 'images/edits', ...sent } };
@@ -263,7 +264,7 @@ export const openaiOperations = {
     run: async (params, inputs, context) => {
       const [input] = inputs;
       if (!input) throw new InputInvalidError('input_image_asset_url is required');
-      return edit(ImageToImageSchema.parse(params), input.bytes, context.signal);
+      return edit(ImageToImageSchema.parse(params), input, context.signal);
     },
   },
 } satisfies Record<string, SyncProviderOperation>;

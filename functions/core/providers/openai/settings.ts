@@ -45,5 +45,19 @@ export const openaiSettings = {
     /** The guide allows 1–4 images per request; OpenAI takes 1–10 in one request. */
     images: 4,
   },
+  inputImages: {
+    'image-to-image': {
+      service: 'OpenAI image edits',
+      formats: ['png', 'jpeg', 'webp'],
+      // "less than 50MB" per image; read as 50,000,000 bytes, the stricter of the two readings.
+      maxBytes: 50_000_000 - 1,
+      // OpenAI publishes no pixel or side limit for edit inputs. The cap is this service's own
+      // input limit (50 megapixels, the most any step here decodes), so an image claiming more is
+      // refused here rather than sent for OpenAI to decode.
+      maxPixels: 50_000_000,
+      source:
+        "openai-node src/resources/images.ts `image` (png/webp/jpg, < 50MB; no pixel limit published), checked 2026-12-02; pixels: this service's 50 MP input cap",
+    },
+  },
   sandbox: { apiPath: '/v1' },
 } as const satisfies ProviderSettings;

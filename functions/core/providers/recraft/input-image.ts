@@ -1,12 +1,14 @@
 import { InputInvalidError, InputTooLargeError } from '../../errors.ts';
 import { decodeImage } from '../../images/codecs.ts';
-import { detectFormat, readImageSize, webImageKind } from '../../images/formats.ts';
+import { readImageHeader } from '../../images/input-check.ts';
 import type { FetchedInput } from '../../storage/input-fetcher.ts';
+import { recraftSettings } from './settings.ts';
 
 /**
- * Recraft's documented input rules (provider-contracts.md §4.1, Recraft's tool pages), checked
+ * Recraft's documented input rules (settings.ts `inputImages`, from Recraft's tool pages), checked
  * before the call: a file Recraft would refuse fails the task with a sentence naming the field
- * and the rule, and no billable request is made.
+ * and the rule, and no billable request is made. Format and size come from the file's header
+ * (images/input-check.ts); only a mask, once its size is known to be within the limits, is decoded.
  */
 
 export interface SideLimits {
@@ -15,19 +17,20 @@ export interface SideLimits {
   minSide: number;
 }
 
-/** Image to image, inpainting and remove background: sides 256–4096 px. */
-export const EDIT_LIMITS = { minSide: 256 };
-/** Crisp upscale takes smaller images: sides 32–4096 px. */
-export const CRISP_UPSCALE_LIMITS = { minSide: 32 };
+const { inputImages } = recraftSettings;
 
-const MAX_SIDE = 4096;
+/** Image to image, inpainting and remove background: sides 256–4096 px. */
+export const EDIT_LIMITS = { minSide: inputImages['image-to-image'].minSide };
+/** Crisp upscale takes smaller images: sides 32–4096 px. */
+export const CRISP_UPSCALE_LIMITS = { minSide: inputImages.upscale.minSide };
+
+/** The same for every tool: formats, "under 10 MB", sides up to 4096 px, "up to 16 MP". */
+const { formats: FORMATS, maxBytes: MAX_BYTES, maxSide: MAX_SIDE } = inputImages['image-to-image'];
 /**
  * "Up to 16 MP" is 4096 x 4096 (16,777,216 pixels), the largest image the side limit allows, so
  * checking the sides checks the pixel count too.
  */
-const MAX_PIXELS = MAX_SIDE * MAX_SIDE;
-/** "Under 10 MB". */
-const MAX_BYTES = 10 * 1024 * 1024;
+const MAX_PIXELS = inputImages['image-to-image'].maxPixels;
 
 /** An input Recraft will take, ready for a multipart part. */
 export interface CheckedImage {
@@ -41,6 +44,12 @@ export interface CheckedImage {
 
 const count = (value: number): string => value.toLocaleString('en-US');
 
+/** The tool and side rule behind a BFF operation, as settings.ts records them. */
+export function toolLimits(operation: keyof typeof inputImages): SideLimits {
+  const { service, minSide } = inputImages[operation];
+  return { tool: service.replace(/^Recraft /, ''), minSide };
+}
+
 /**
  * The input as Recraft will receive it, or the task's failure: PNG, JPEG or WebP judged by its
  * bytes (not the stored content type), dimensions from the header alone (no pixels decoded).
@@ -52,31 +61,17 @@ export function checkInputImage(input: FetchedInput, limits: SideLimits): Checke
       `${field} is ${(bytes.length / 1024 / 1024).toFixed(1)} MB; Recraft ${limits.tool} takes images under 10 MB`,
     );
   }
-  const format = detectFormat(bytes);
-  const type = webImageKind(bytes);
-  if (!format || !type) {
-    throw new InputInvalidError(
-      `${field} must be a PNG, JPEG or WebP image for Recraft ${limits.tool}${format ? ` (it is ${format.toUpperCase()})` : ''}`,
-    );
-  }
-  const size = readImageSize(bytes, format);
-  if (!size || size.width <= 0 || size.height <= 0) {
-    throw new InputInvalidError(`${field} is not a readable ${format.toUpperCase()} image`);
-  }
-  const { width, height } = size;
+  const { contentType, extension, width, height } = readImageHeader(input, {
+    service: `Recraft ${limits.tool}`,
+    formats: FORMATS,
+  });
+  // Recraft states its rule as one range a side, so it is said that way (not "at least"/"at most").
   if (width < limits.minSide || height < limits.minSide || width > MAX_SIDE || height > MAX_SIDE) {
     throw new InputInvalidError(
       `${field} is ${width}x${height}, which Recraft ${limits.tool} does not take: each side must be between ${count(limits.minSide)} and ${count(MAX_SIDE)} pixels (16 MP at most)`,
     );
   }
-  return {
-    field,
-    bytes,
-    contentType: type.contentType,
-    extension: type.extension,
-    width,
-    height,
-  };
+  return { field, bytes, contentType, extension, width, height };
 }
 
 /**

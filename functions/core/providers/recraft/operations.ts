@@ -11,14 +11,7 @@ import {
   recraftConnection,
   recraftPost,
 } from './client.ts';
-import {
-  type CheckedImage,
-  CRISP_UPSCALE_LIMITS,
-  checkInputImage,
-  checkMask,
-  EDIT_LIMITS,
-  type SideLimits,
-} from './input-image.ts';
+import { type CheckedImage, checkInputImage, checkMask, type SideLimits, toolLimits } from './input-image.ts';
 import { recraftSettings } from './settings.ts';
 
 /**
@@ -415,10 +408,7 @@ async function imageToImage(
   inputs: FetchedInput[],
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
-  const image = checkInputImage(inputFor(inputs, 'input_image_asset_url'), {
-    tool: 'image to image',
-    ...EDIT_LIMITS,
-  });
+  const image = checkInputImage(inputFor(inputs, 'input_image_asset_url'), toolLimits('image-to-image'));
   const model = request.model ?? defaultModel();
   const strength = request.strength ?? DEFAULT_STRENGTH;
   const style = styleFields(request);
@@ -455,7 +445,8 @@ async function inpaint(
   inputs: FetchedInput[],
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
-  const limits: SideLimits = { tool: 'inpainting', ...EDIT_LIMITS };
+  const limits = toolLimits('image-inpaint');
+  // Both files pass the header check before the mask is decoded.
   const image = checkInputImage(inputFor(inputs, 'input_image_asset_url'), limits);
   const mask = checkInputImage(inputFor(inputs, 'input_mask_asset_url'), limits);
   await checkMask(mask, image);
@@ -533,7 +524,7 @@ export const recraftOperations = {
     run: (params, inputs, context) =>
       processImage(
         'removeBackground',
-        { tool: 'remove background', ...EDIT_LIMITS },
+        toolLimits('remove-background'),
         RemoveBackgroundSchema.parse(params).response_format,
         inputs,
         context.signal,
@@ -549,7 +540,7 @@ export const recraftOperations = {
     run: (params, inputs, context) =>
       processImage(
         'crispUpscale',
-        { tool: 'crisp upscale', ...CRISP_UPSCALE_LIMITS },
+        toolLimits('upscale'),
         UpscaleSchema.parse(params).response_format,
         inputs,
         context.signal,

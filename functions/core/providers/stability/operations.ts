@@ -3,16 +3,9 @@ import { InputInvalidError } from '../../errors.ts';
 import { assetUrlField, intRange, numberRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
 import type { SyncProviderOperation, SyncRunResult } from '../../operations/provider-operation.ts';
 import type { FetchedInput } from '../../storage/input-fetcher.ts';
-import { callStability, STABILITY_LABEL, type StabilityFieldValue } from './client.ts';
-import {
-  type CheckedImage,
-  CONTROL_LIMITS,
-  checkInputImage,
-  FAST_UPSCALE_LIMITS,
-  type ImageLimits,
-  REMOVE_BACKGROUND_LIMITS,
-  SPAR3D_LIMITS,
-} from './input-image.ts';
+import { callStability, type StabilityFieldValue } from './client.ts';
+import { type CheckedImage, checkInputImage } from './input-image.ts';
+import { stabilitySettings } from './settings.ts';
 
 /**
  * Stability AI v2beta for the operations of contract §3 (provider-contracts.md §3). Every
@@ -196,13 +189,13 @@ function inputFor(inputs: FetchedInput[], field: string): FetchedInput {
   return input;
 }
 
+/** The field's image, checked against the operation's limits before anything is sent. */
 function checked(
   inputs: FetchedInput[],
   field: string,
-  service: string,
-  limits: Omit<ImageLimits, 'service'>,
-) {
-  return checkInputImage(inputFor(inputs, field), { service: `${STABILITY_LABEL} ${service}`, ...limits });
+  operation: keyof typeof stabilitySettings.inputImages,
+): CheckedImage {
+  return checkInputImage(inputFor(inputs, field), stabilitySettings.inputImages[operation]);
 }
 
 /** Blank negative prompts are not sent: Stability would only see an empty field. */
@@ -290,7 +283,7 @@ function styleTransfer(
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
   const request = ImageToImageSchema.parse(params);
-  const image = checked(inputs, 'input_image_asset_url', 'style control', CONTROL_LIMITS);
+  const image = checked(inputs, 'input_image_asset_url', 'image-to-image');
   const aspectRatio = request.aspect_ratio ?? nearestAspectRatio(image.width, image.height);
   return run(
     '/v2beta/stable-image/control/style',
@@ -320,7 +313,7 @@ function sketch(
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
   const request = SketchToImageSchema.parse(params);
-  const image = checked(inputs, 'input_sketch_asset_url', 'sketch control', CONTROL_LIMITS);
+  const image = checked(inputs, 'input_sketch_asset_url', 'sketch-to-image');
   return run(
     '/v2beta/stable-image/control/sketch',
     {
@@ -341,7 +334,7 @@ function removeBackground(
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
   const request = RemoveBackgroundSchema.parse(params);
-  const image = checked(inputs, 'input_image_asset_url', 'background removal', REMOVE_BACKGROUND_LIMITS);
+  const image = checked(inputs, 'input_image_asset_url', 'remove-background');
   return run(
     '/v2beta/stable-image/edit/remove-background',
     { output_format: request.output_format },
@@ -355,7 +348,7 @@ function searchAndRecolor(
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
   const request = SearchAndRecolorSchema.parse(params);
-  const image = checked(inputs, 'input_image_asset_url', 'search and recolor', CONTROL_LIMITS);
+  const image = checked(inputs, 'input_image_asset_url', 'search-and-recolor');
   return run(
     '/v2beta/stable-image/edit/search-and-recolor',
     {
@@ -378,7 +371,7 @@ function upscale(
   signal?: AbortSignal,
 ): Promise<SyncRunResult> {
   const request = UpscaleSchema.parse(params);
-  const image = checked(inputs, 'input_image_asset_url', 'fast upscale', FAST_UPSCALE_LIMITS);
+  const image = checked(inputs, 'input_image_asset_url', 'upscale');
   return run(
     '/v2beta/stable-image/upscale/fast',
     { output_format: request.output_format },
@@ -397,7 +390,7 @@ function imageToModel(
 ): Promise<SyncRunResult> {
   const request = ImageToModelSchema.parse(params);
   // The fetcher names array entries by index; the schema allows exactly one.
-  const image = checked(inputs, 'input_image_asset_urls[0]', 'SPAR3D', SPAR3D_LIMITS);
+  const image = checked(inputs, 'input_image_asset_urls[0]', 'image-to-model');
   const requestedRatio = request.foreground_ratio;
   const translated = requestedRatio !== undefined && requestedRatio < SPAR3D_MIN_FOREGROUND_RATIO;
   const notes: Record<string, unknown> = {};

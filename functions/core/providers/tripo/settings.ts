@@ -1,5 +1,7 @@
 import type { ProviderSettings } from '../provider-settings.ts';
 
+const IMAGE_UPLOAD_BYTES = 20 * 1000 * 1000;
+
 /**
  * Tripo API v3. Tripo shut its v2 API (api.tripo3d.ai/v2/openapi) down on 2026-10-31 and retired
  * refine and stylize (tripo-python-sdk v1.0.0 release notes, 2026-10-14,
@@ -50,8 +52,22 @@ export const tripoSettings = {
     promptCharacters: 1024,
     negativePromptCharacters: 255,
     /** POST /files: images up to 20 MB, models up to 150 MB (tryAGI/Tripo openapi.yaml; SKILL.md). */
-    imageUploadBytes: 20 * 1000 * 1000,
+    imageUploadBytes: IMAGE_UPLOAD_BYTES,
     modelUploadBytes: 150 * 1000 * 1000,
+  },
+  inputImages: {
+    'image-to-model': {
+      service: 'Tripo image to model',
+      formats: ['png', 'jpeg', 'webp'],
+      maxBytes: IMAGE_UPLOAD_BYTES,
+      // 20–6000 px a side is the v2 docs' rule; v3 readings only recommend at least 256 x 256.
+      // 6000 x 6000 is the most pixels the side rule allows.
+      minSide: 20,
+      maxSide: 6000,
+      maxPixels: 6000 * 6000,
+      source:
+        'tryAGI/Tripo openapi.yaml (POST /files: images ≤ 20 MB), Tripo v2 docs (image sides 20–6000 px), checked 2026-12-02',
+    },
   },
   sandbox: { apiPath: '/v3', key: 'tsk_sandbox' },
 } as const satisfies ProviderSettings;

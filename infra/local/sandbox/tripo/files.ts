@@ -1,4 +1,6 @@
-import { decodeInput, newId, sniffFormat } from '../image-input.ts';
+import { decodeInput, newId, readHeader, sniffFormat } from '../image-input.ts';
+import { faultedDownload } from '../result-faults.ts';
+import type { SandboxContext } from '../sandbox.ts';
 import { invalid, TripoFailure } from './errors.ts';
 import { documentedFields, type Fields } from './fields.ts';
 import { MAX_IMAGE_BYTES, MAX_MODEL_BYTES, sniffModel } from './references.ts';
@@ -16,6 +18,14 @@ import { FILES_PREFIX, issuedFiles, tasks, tripoSandboxSettings, uploads } from 
  *   github.com/Tripo-Developer/tripo-python-sdk/releases/tag/v1.0.0: "downloads … never send the
  *   API key") and expire about five minutes after issue (403 afterwards, as signed storage links do).
  */
+
+/**
+ * Image sides up to 6000 px: the upper bound of Tripo's v2 upload documentation (sides 20–6000 px,
+ * developers.tripo3d.ai, an older copy), checked 2026-12-02. v3 sources restate neither bound and
+ * only recommend at least 256 x 256, so the sandbox enforces the upper one, which keeps it from
+ * decoding an upload that claims more, and leaves small images to be judged at generation.
+ */
+const MAX_IMAGE_SIDE = 6000;
 
 export async function upload(
   files: Map<string, File[]>,
@@ -44,7 +54,16 @@ export async function upload(
   const createdAt = tripoSandboxSettings.now();
   if (image === 'png' || image === 'jpeg' || image === 'webp') {
     if (bytes.length > MAX_IMAGE_BYTES) throw invalid('Images must be at most 20 MB');
-    if (!(await decodeInput(bytes))) throw new TripoFailure(2004, 'The image could not be decoded');
+    // The side rule is checked on the header, so an image over it is refused undecoded.
+    const header = readHeader(bytes);
+    if (!header) throw new TripoFailure(2004, 'The image could not be decoded');
+    const { width, height } = header;
+    if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE) {
+      throw invalid(`Image sides must be at most ${MAX_IMAGE_SIDE} px (got ${width}x${height})`);
+    }
+    if (!(await decodeInput(bytes, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE))) {
+      throw new TripoFailure(2004, 'The image could not be decoded');
+    }
     uploads.set(token, { key, bytes, kind: 'image', format: image, createdAt });
     return { file_token: token };
   }
@@ -67,8 +86,11 @@ function storageError(status: number, code: string, message: string): Response {
   );
 }
 
-/** `GET <FILES_PREFIX><id>/<name>.<ext>`: a result file while its link is fresh. */
-export function download(request: Request, path: string): Response {
+/**
+ * `GET <FILES_PREFIX><id>/<name>.<ext>`: a result file while its link is fresh, unless the task
+ * carries a scripted download fault (`outcome: "result:…"`, ../result-faults.ts).
+ */
+export async function download(request: Request, path: string, context: SandboxContext): Promise<Response> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     return storageError(
       405,
@@ -85,6 +107,8 @@ export function download(request: Request, path: string): Response {
   if (tripoSandboxSettings.now() > issued.expiresAt) {
     return storageError(403, 'AccessDenied', 'Request has expired');
   }
+  const faulted = await faultedDownload(tasks.get(issued.taskId)?.resultFault, request, context);
+  if (faulted) return faulted;
   return new Response(request.method === 'HEAD' ? null : new Uint8Array(file.bytes), {
     status: 200,
     headers: { 'content-type': file.contentType, 'content-length': String(file.bytes.length) },
