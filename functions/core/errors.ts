@@ -132,6 +132,45 @@ export class ProviderOutcomeUnknownError extends TaskError {
   readonly retryable = false;
 }
 
+/**
+ * A finished provider result could not be downloaded: transient failures (5xx, 429, resets,
+ * stalls, timeouts) outlasted the download's own retries. Named ProviderUnavailableError, so the
+ * state machine retries a poll step (polling again is free and yields fresh URLs); a step that
+ * made the paid call itself turns it into ResultDownloadFailedError instead.
+ */
+export class ProviderResultUnavailableError extends ProviderUnavailableError {
+  constructor(
+    /** The provider's label, e.g. `Recraft`. */
+    readonly provider: string,
+    /** What failed, without advice, e.g. `Recraft result could not be downloaded after 4 attempts (HTTP 503)`. */
+    readonly summary: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${summary}; retrying may help`, options);
+  }
+}
+
+/**
+ * The provider made (and charged for) the result, but it could not be downloaded even after the
+ * download's retries. Not retried by the state machine: re-running the step would call the
+ * provider again, a second charge. The client decides whether to submit again.
+ */
+export class ResultDownloadFailedError extends TaskError {
+  override readonly name = 'ResultDownloadFailedError';
+  readonly errorCode = 'provider_unavailable';
+  readonly retryable = false;
+}
+
+/**
+ * Supabase Storage kept failing to take a result after the step's own upload retries. Not
+ * retried by the state machine: re-running the step would call the provider again.
+ */
+export class StorageUnavailableError extends TaskError {
+  override readonly name = 'StorageUnavailableError';
+  readonly errorCode = 'provider_unavailable';
+  readonly retryable = false;
+}
+
 /** An asynchronous provider job did not finish before the task's deadline: not retried. */
 export class JobDeadlineExceededError extends TaskError {
   override readonly name = 'JobDeadlineExceededError';
@@ -183,6 +222,8 @@ const TASK_ERROR_CODES: Record<string, TaskErrorCode> = {
   ProviderRateLimitedError: 'provider_unavailable',
   ProviderTimeoutError: 'provider_timeout',
   ProviderOutcomeUnknownError: 'provider_unavailable',
+  ResultDownloadFailedError: 'provider_unavailable',
+  StorageUnavailableError: 'provider_unavailable',
   JobDeadlineExceededError: 'provider_timeout',
   ProviderRejectedError: 'provider_rejected',
   ContentModeratedError: 'content_moderated',

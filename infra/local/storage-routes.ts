@@ -12,10 +12,104 @@ import { BodyTooLargeError, headerValue, readBody, sendJson, toWebRequest } from
  *   GET|HEAD /storage/v1/object/public/<bucket>/<path>   public download
  *   POST     /storage/v1/object/sign/<bucket>/<path>     create a signed URL ({expiresIn})
  *   GET      /storage/v1/object/sign/<bucket>/<path>?token=…  signed download
+ *
+ * Object paths are taken from the raw request URL: one holding a `.` or `..` segment (or its
+ * percent-encoded form, which URL parsers resolve just the same) is refused with 400, never
+ * resolved to another object.
+ *
+ * Faults, for tests of the BFF's retries (the sandbox providers' faults, for Storage):
+ *   POST   /__storage/faults   {"operation": "upload"|"download", "status": 503, "times": 2}
+ *                              or {"operation": "download", "stall": true}; optional "path":
+ *                              only object paths containing that text. Each upload or download
+ *                              takes the first matching fault: `status` answers that status with
+ *                              Storage's error body (429 and 503 with Retry-After: 1); `stall`
+ *                              sends the headers and half the body, then nothing until the client
+ *                              goes away. `times` (default 1) is how many requests it applies to.
+ *   DELETE /__storage/faults   forgets the faults and the request log
+ *   GET    /__storage/requests every upload and download since, oldest first:
+ *                              {method, operation, bucket, path, status} (status 0: stalled)
  */
 
 const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 const PREFIX = '/storage/v1/object/';
+const CONTROL_PREFIX = '/__storage/';
+/** A stalled download ends on its own after this long, so nothing is held forever. */
+const MAX_STALL_MS = 15 * 60 * 1000;
+const MAX_LOGGED_REQUESTS = 500;
+
+export type StorageOperation = 'upload' | 'download';
+
+/** A scripted Storage failure (see the route list above). */
+export interface StorageFault {
+  operation: StorageOperation;
+  status?: number;
+  stall?: boolean;
+  path?: string;
+  times: number;
+}
+
+/** One upload or download as the local Storage answered it. */
+export interface StorageRequest {
+  method: string;
+  operation: StorageOperation;
+  bucket: string;
+  path: string;
+  /** The HTTP status answered; 0 for a stalled download. */
+  status: number;
+}
+
+/** Checks a `POST /__storage/faults` body; a string says what is wrong. */
+export function parseStorageFault(body: unknown): StorageFault | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'Body must be a JSON object';
+  const input = body as Record<string, unknown>;
+  const known = new Set(['operation', 'status', 'stall', 'path', 'times']);
+  const unknown = Object.keys(input).filter((key) => !known.has(key));
+  if (unknown.length > 0) {
+    return `Unknown field ${unknown[0]}; allowed: operation, status, stall, path, times`;
+  }
+  if (input.operation !== 'upload' && input.operation !== 'download') {
+    return 'operation must be "upload" or "download"';
+  }
+  const fault: StorageFault = { operation: input.operation, times: 1 };
+  if (input.times !== undefined) {
+    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1) {
+      return 'times must be an integer >= 1';
+    }
+    fault.times = input.times;
+  }
+  if (input.status !== undefined) {
+    if (
+      typeof input.status !== 'number' ||
+      !Number.isInteger(input.status) ||
+      input.status < 400 ||
+      input.status > 599
+    ) {
+      return 'status must be an HTTP error status between 400 and 599';
+    }
+    fault.status = input.status;
+  }
+  if (input.stall !== undefined) {
+    if (typeof input.stall !== 'boolean') return 'stall must be true or false';
+    if (input.stall && fault.operation !== 'download') return 'stall applies to downloads only';
+    fault.stall = input.stall;
+  }
+  if (input.path !== undefined) {
+    if (typeof input.path !== 'string' || input.path === '') return 'path must be a non-empty string';
+    fault.path = input.path;
+  }
+  if (fault.status === undefined && !fault.stall) return 'Give status or stall';
+  if (fault.status !== undefined && fault.stall) return 'Give status or stall, not both';
+  return fault;
+}
+
+/** Whether a raw (not yet normalised) URL path holds a `.` or `..` segment, percent-encoded or not. */
+export function hasDotSegment(rawPath: string): boolean {
+  return rawPath.split('/').some((segment) => {
+    const decoded = safeDecode(segment);
+    // A malformed escape is refused elsewhere; an encoded `/` splits a segment as a parser would.
+    return decoded?.split(/[/\\]/).some((part) => part === '.' || part === '..') ?? false;
+  });
+}
 
 interface ObjectMeta {
   contentType: string;
@@ -29,6 +123,8 @@ function storageError(response: ServerResponse, status: number, error: string, m
 
 export class LocalStorage {
   private signingKey: Buffer | undefined;
+  private faults: StorageFault[] = [];
+  readonly requests: StorageRequest[] = [];
 
   constructor(private readonly root: string) {}
 
@@ -94,8 +190,45 @@ export class LocalStorage {
     return { bytes, meta };
   }
 
-  /** Handles a request under /storage/v1/object/; false when the path is not a storage route. */
+  addFault(fault: StorageFault): void {
+    this.faults.push({ ...fault, times: Math.max(1, fault.times) });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+    this.requests.length = 0;
+  }
+
+  /** Removes one use of the first fault for this operation and object, if any. */
+  private takeFault(operation: StorageOperation, path: string): StorageFault | undefined {
+    const index = this.faults.findIndex(
+      (fault) => fault.operation === operation && (fault.path === undefined || path.includes(fault.path)),
+    );
+    const fault = this.faults[index];
+    if (!fault) return undefined;
+    fault.times -= 1;
+    if (fault.times <= 0) this.faults.splice(index, 1);
+    return fault;
+  }
+
+  private log(entry: StorageRequest): void {
+    this.requests.push(entry);
+    if (this.requests.length > MAX_LOGGED_REQUESTS) this.requests.shift();
+  }
+
+  /**
+   * Handles a request under /storage/v1/object/ (and the /__storage/ fault routes); false when
+   * the path is not a storage route.
+   */
   async serve(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
+    const rawPath = (request.url ?? '/').split('?')[0] ?? '/';
+    if (url.pathname.startsWith(CONTROL_PREFIX)) return this.serveControl(request, response, url);
+    if (!url.pathname.startsWith(PREFIX) && !rawPath.startsWith('/storage/')) return false;
+    // The URL was normalised already (`a/../b` became `b`): the raw one decides.
+    if (hasDotSegment(rawPath)) {
+      storageError(response, 400, 'invalid_key', 'Object paths may not contain "." or ".." segments');
+      return true;
+    }
     if (!url.pathname.startsWith(PREFIX)) return false;
     const method = (request.method ?? 'GET').toUpperCase();
     const rest = url.pathname.slice(PREFIX.length).split('/').map(safeDecode);
@@ -124,7 +257,7 @@ export class LocalStorage {
           return true;
         }
       }
-      return this.download(response, bucket, path, method === 'HEAD');
+      return this.download(request, response, bucket, path, method === 'HEAD');
     }
     if (method !== 'POST' && method !== 'PUT') {
       storageError(response, 405, 'method_not_allowed', 'Use POST or PUT to upload');
@@ -167,6 +300,12 @@ export class LocalStorage {
       }
       throw error;
     }
+    const fault = this.takeFault('upload', path);
+    if (fault?.status !== undefined) {
+      this.log({ method, operation: 'upload', bucket, path, status: fault.status });
+      faultError(response, fault.status);
+      return true;
+    }
     let bytes = body;
     let contentType = headerValue(request, 'content-type') ?? 'application/octet-stream';
     if (contentType.startsWith('multipart/form-data')) {
@@ -186,13 +325,28 @@ export class LocalStorage {
       return true;
     }
     await this.put(bucket, path, bytes, contentType.split(';')[0]?.trim() || 'application/octet-stream');
+    this.log({ method, operation: 'upload', bucket, path, status: 200 });
     sendJson(response, 200, { Key: `${bucket}/${path}`, Id: randomUUID() });
     return true;
   }
 
-  private async download(response: ServerResponse, bucket: string, path: string, headOnly: boolean) {
+  private async download(
+    request: IncomingMessage,
+    response: ServerResponse,
+    bucket: string,
+    path: string,
+    headOnly: boolean,
+  ) {
+    const method = headOnly ? 'HEAD' : 'GET';
+    const fault = headOnly ? undefined : this.takeFault('download', path);
+    if (fault?.status !== undefined) {
+      this.log({ method, operation: 'download', bucket, path, status: fault.status });
+      faultError(response, fault.status);
+      return true;
+    }
     const object = await this.get(bucket, path);
     if (!object) {
+      this.log({ method, operation: 'download', bucket, path, status: 404 });
       storageError(response, 404, 'not_found', 'Object not found');
       return true;
     }
@@ -202,7 +356,62 @@ export class LocalStorage {
       'cache-control': 'max-age=3600',
       'last-modified': new Date(object.meta.updatedAt).toUTCString(),
     });
+    if (fault?.stall) {
+      this.log({ method, operation: 'download', bucket, path, status: 0 });
+      response.write(object.bytes.subarray(0, Math.floor(object.bytes.length / 2)));
+      await untilClosed(request, response);
+      response.destroy();
+      return true;
+    }
+    this.log({ method, operation: 'download', bucket, path, status: 200 });
     response.end(headOnly ? undefined : object.bytes);
+    return true;
+  }
+
+  /** `/__storage/faults` and `/__storage/requests`. */
+  private async serveControl(request: IncomingMessage, response: ServerResponse, url: URL) {
+    const method = (request.method ?? 'GET').toUpperCase();
+    const path = url.pathname.replace(/\/+$/, '');
+    if (path === '/__storage/requests') {
+      if (method !== 'GET') {
+        sendJson(response, 405, { detail: 'Use GET to list the requests' }, { allow: 'GET' });
+        return true;
+      }
+      sendJson(response, 200, this.requests);
+      return true;
+    }
+    if (path !== '/__storage/faults') {
+      sendJson(response, 404, { detail: 'Use /__storage/faults or /__storage/requests' });
+      return true;
+    }
+    if (method === 'DELETE') {
+      this.clearFaults();
+      sendJson(response, 200, { cleared: true });
+      return true;
+    }
+    if (method !== 'POST') {
+      sendJson(
+        response,
+        405,
+        { detail: 'Use POST to add a fault or DELETE to clear them' },
+        { allow: 'POST, DELETE' },
+      );
+      return true;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(request, 64 * 1024)).toString('utf8'));
+    } catch {
+      sendJson(response, 400, { detail: 'Request body must be valid JSON' });
+      return true;
+    }
+    const fault = parseStorageFault(body);
+    if (typeof fault === 'string') {
+      sendJson(response, 400, { detail: fault });
+      return true;
+    }
+    this.addFault(fault);
+    sendJson(response, 201, { fault });
     return true;
   }
 
@@ -241,6 +450,46 @@ export class LocalStorage {
     const presented = Buffer.from(signature);
     return expected.length === presented.length && timingSafeEqual(expected, presented);
   }
+}
+
+/** A fault's status with Storage's error body; 429 and 503 say when to come back. */
+function faultError(response: ServerResponse, status: number): void {
+  const names: Record<number, string> = {
+    429: 'too_many_requests',
+    500: 'internal',
+    502: 'bad_gateway',
+    503: 'service_unavailable',
+    504: 'gateway_timeout',
+  };
+  const headers: Record<string, string> = status === 429 || status === 503 ? { 'retry-after': '1' } : {};
+  sendJson(
+    response,
+    status,
+    {
+      statusCode: String(status),
+      error: names[status] ?? `http_${status}`,
+      message: `Sandbox fault: HTTP ${status}`,
+    },
+    headers,
+  );
+}
+
+/** Resolves when the client has gone away (or after MAX_STALL_MS). */
+function untilClosed(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    // The client may be gone already: then no close event is coming.
+    if (request.destroyed || response.destroyed || response.writableEnded) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, MAX_STALL_MS);
+    timer.unref();
+    function done(): void {
+      clearTimeout(timer);
+      resolve();
+    }
+    response.once('close', done);
+  });
 }
 
 function safeDecode(segment: string): string | undefined {

@@ -1,6 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getConfig, providerBaseUrl, requireSecret } from '../config.ts';
-import { ProviderRejectedError } from '../errors.ts';
+import { ProviderRejectedError, ProviderResultUnavailableError } from '../errors.ts';
+import { logger } from '../logger.ts';
+import {
+  backoffMs,
+  isTransientStatus,
+  mayRetry,
+  pause,
+  type RetryPolicy,
+  readBodyWatched,
+  reasonOf,
+  retryAfterMs,
+  StallWatch,
+  untilAborted,
+} from '../transient-retry.ts';
 import { connectionError, timeoutError } from './provider-errors.ts';
 import type { ProviderSettings } from './provider-settings.ts';
 
@@ -69,10 +82,43 @@ export async function errorDetail(response: Response): Promise<string> {
 }
 
 const MAX_RESULT_BYTES = 100 * 1024 * 1024;
+const MAX_RESULT_REDIRECTS = 3;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
- * Downloads a result file a provider points at. Provider URLs are untrusted input: only https,
- * or the provider's own configured origin (the sandbox runs on plain http), and a size cap.
+ * How a result download retries. Four attempts within three minutes leave room, in a poll step's
+ * five minutes, for the poll itself and the upload; each attempt also ends at
+ * PROVIDER_TIMEOUT_SECONDS, or after `retryTiming.stallMs` without a byte.
+ */
+export const RESULT_DOWNLOAD_RETRY: RetryPolicy = {
+  attempts: 4,
+  baseMs: 1000,
+  maxWaitMs: 8000,
+  budgetMs: 180_000,
+};
+
+/** A result URL the BFF may fetch: https, or the provider's own configured origin (the sandbox is plain http). */
+function checkResultUrl(provider: string, target: URL, providerOrigin: string, what: string): void {
+  if (target.protocol === 'https:' || target.origin === providerOrigin) return;
+  throw new ProviderRejectedError(
+    `${provider} ${what} that is not https (${target.protocol}//${target.host}); it was not fetched`,
+  );
+}
+
+/** One attempt's end: the bytes, or a transient failure worth another attempt. */
+type DownloadAttempt = { ok: true; bytes: Buffer } | { ok: false; reason: string; retryAfterMs?: number };
+
+/**
+ * Downloads a result file a provider points at, as soon as the provider reports it (result URLs
+ * expire in minutes). Provider URLs are untrusted input: only https, or the provider's own
+ * configured origin; redirects are followed by hand, at most 3, each under the same rule (so
+ * never to plain http elsewhere); at most 100 MiB.
+ *
+ * Transient failures (HTTP 408/425/429/5xx, resets, timeouts, a stall with no bytes for
+ * `retryTiming.stallMs`) are retried here, with backoff and jitter and honouring Retry-After, per
+ * RESULT_DOWNLOAD_RETRY; when they outlast it, ProviderResultUnavailableError. Any other answer
+ * (403 expired, 404, a refused redirect) is a ProviderRejectedError at once: another attempt at
+ * the same URL will not help.
  */
 export async function downloadProviderFile(
   provider: string,
@@ -85,24 +131,104 @@ export async function downloadProviderFile(
   } catch {
     throw new ProviderRejectedError(`${provider} returned an invalid result URL`);
   }
-  const sameOrigin = target.origin === new URL(providerBaseUrl).origin;
-  if (target.protocol !== 'https:' && !sameOrigin) {
-    throw new ProviderRejectedError(`${provider} returned a result URL that is not https`);
+  const providerOrigin = new URL(providerBaseUrl).origin;
+  checkResultUrl(provider, target, providerOrigin, 'returned a result URL');
+  const policy = RESULT_DOWNLOAD_RETRY;
+  const startedAt = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    const remainingMs = policy.budgetMs - (Date.now() - startedAt);
+    const outcome = await downloadAttempt(provider, target, providerOrigin, remainingMs);
+    if (outcome.ok) return outcome.bytes;
+    const wait = backoffMs(policy, attempt, outcome.retryAfterMs);
+    if (!mayRetry(policy, attempt, wait, startedAt)) {
+      throw new ProviderResultUnavailableError(
+        provider,
+        `${provider} result could not be downloaded after ${attempt} attempt${attempt === 1 ? '' : 's'} (${outcome.reason})`,
+      );
+    }
+    logger.warn('Result download failed; trying again', {
+      provider,
+      attempt,
+      wait_ms: wait,
+      reason: outcome.reason,
+    });
+    await pause(wait);
   }
-  const response = await providerFetch(provider, target.href);
-  if (!response.ok) {
-    const detail = await errorDetail(response);
-    // An expired or missing result cannot be fetched again by retrying the download.
-    throw new ProviderRejectedError(
-      `${provider} result could not be downloaded (HTTP ${response.status}${detail ? `: ${detail.slice(0, 200)}` : ''})`,
-    );
+}
+
+async function downloadAttempt(
+  provider: string,
+  start: URL,
+  providerOrigin: string,
+  remainingMs: number,
+): Promise<DownloadAttempt> {
+  const timeoutMs = Math.max(1, Math.min(getConfig().PROVIDER_TIMEOUT_SECONDS * 1000, remainingMs));
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const watch = new StallWatch();
+  const signal = AbortSignal.any([timeout, watch.signal]);
+  const failed = (error: unknown): DownloadAttempt => {
+    if (watch.stalled) return { ok: false, reason: `stalled: no data for ${watch.describe()}` };
+    if (timeout.aborted) return { ok: false, reason: `timed out after ${Math.round(timeoutMs / 1000)} s` };
+    return { ok: false, reason: `connection failed: ${reasonOf(error)}` };
+  };
+  try {
+    let target = start;
+    for (let hop = 0; ; hop++) {
+      let response: Response;
+      try {
+        response = await untilAborted(currentFetch(target.href, { signal, redirect: 'manual' }), signal);
+      } catch (error) {
+        return failed(error);
+      }
+      watch.progress();
+      if (REDIRECT_STATUSES.has(response.status)) {
+        const location = response.headers.get('location');
+        await response.body?.cancel().catch(() => undefined);
+        if (hop >= MAX_RESULT_REDIRECTS) {
+          throw new ProviderRejectedError(
+            `${provider} result download redirected more than ${MAX_RESULT_REDIRECTS} times`,
+          );
+        }
+        let next: URL;
+        try {
+          next = new URL(location ?? '', target);
+          if (!location) throw new Error('no location');
+        } catch {
+          throw new ProviderRejectedError(
+            `${provider} result download answered HTTP ${response.status} without a usable Location`,
+          );
+        }
+        checkResultUrl(provider, next, providerOrigin, 'result download redirected to a URL');
+        target = next;
+        continue;
+      }
+      if (!response.ok) {
+        const detail = await untilAborted(errorDetail(response), signal).catch(() => '');
+        const reason = `HTTP ${response.status}${detail ? `: ${detail.slice(0, 200)}` : ''}`;
+        if (isTransientStatus(response.status)) {
+          const after = retryAfterMs(response.headers.get('retry-after'));
+          return after === undefined ? { ok: false, reason } : { ok: false, reason, retryAfterMs: after };
+        }
+        // An expired or missing result cannot be fetched by downloading the same URL again.
+        throw new ProviderRejectedError(`${provider} result could not be downloaded (${reason})`);
+      }
+      const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+      if (Number.isFinite(declared) && declared > MAX_RESULT_BYTES) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new ProviderRejectedError(`${provider} result is larger than ${MAX_RESULT_BYTES} bytes`);
+      }
+      const tooLarge = () => new ProviderRejectedError(`${provider} result is too large`);
+      try {
+        return {
+          ok: true,
+          bytes: await readBodyWatched(response, MAX_RESULT_BYTES, watch, signal, tooLarge),
+        };
+      } catch (error) {
+        if (error instanceof ProviderRejectedError) throw error;
+        return failed(error);
+      }
+    }
+  } finally {
+    watch.stop();
   }
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > MAX_RESULT_BYTES) {
-    await response.body?.cancel();
-    throw new ProviderRejectedError(`${provider} result is larger than ${MAX_RESULT_BYTES} bytes`);
-  }
-  const bytes = Buffer.from(await response.arrayBuffer());
-  if (bytes.length > MAX_RESULT_BYTES) throw new ProviderRejectedError(`${provider} result is too large`);
-  return bytes;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { getConfig, required } from '../config.ts';
 import { ProviderUnavailableError } from '../errors.ts';
+import { isTransientStatus } from '../transient-retry.ts';
 import { supabaseClient } from './supabase.ts';
 
 /**
@@ -10,12 +11,23 @@ import { supabaseClient } from './supabase.ts';
  */
 
 /**
- * A path segment Supabase Storage keys accept as is. Client task ids and job ids already are;
- * a tenant id may hold other characters, and then gets a short hash so two tenants whose ids
- * differ only there never share a prefix.
+ * One path segment of a result key, built so that the object always stays under its tenant's
+ * prefix in the configured bucket: whatever a tenant id or client task id holds, a segment is
+ * never empty, never a dot segment (`.`, `..`, `...`: URL parsers and fetch resolve those, so
+ * `<tenant>/../x` would land beside the tenant's folder or in another bucket) and never holds a
+ * separator or an escape (`/`, `\`, `%`, `?`, `#`, spaces, non-ASCII).
+ *
+ * Ordinary ids (letters, digits, `.`, `_`, `:`, `-`, not only dots) are used as they are, so
+ * existing keys stay where they are. Anything else becomes a readable part with every other
+ * character replaced by `_`, plus the first 10 hex digits of the value's SHA-256, so two ids that
+ * differ only in replaced characters (`My App`, `My/App`) never share a prefix. An encoded segment
+ * always contains a letter or digit (the hash), so it cannot be a dot segment.
  */
+const PLAIN_SEGMENT = /^[A-Za-z0-9._:-]+$/;
+const ONLY_DOTS = /^\.+$/;
+
 function keySegment(value: string): string {
-  if (/^[A-Za-z0-9._:-]+$/.test(value)) return value;
+  if (PLAIN_SEGMENT.test(value) && !ONLY_DOTS.test(value)) return value;
   const readable = value.replace(/[^A-Za-z0-9._:-]+/g, '_').slice(0, 64);
   return `${readable}-${createHash('sha256').update(value).digest('hex').slice(0, 10)}`;
 }
@@ -36,12 +48,20 @@ export const assetStorage = {
     const { error } = await supabase.storage
       .from(getConfig().SUPABASE_BUCKET)
       .upload(path, bytes, { contentType, upsert: true, cacheControl: '31536000' });
-    if (error) {
-      // Storage outages are transient: the state machine retries the step.
-      throw new ProviderUnavailableError(`Could not store the result in Supabase Storage: ${error.message}`, {
-        cause: error,
-      });
+    if (!error) return;
+    // supabase-js answers `status` for an HTTP error; none means the request never got an answer.
+    const status = 'status' in error && typeof error.status === 'number' ? error.status : undefined;
+    const what =
+      status === undefined
+        ? `Supabase Storage could not be reached (${error.message})`
+        : `Supabase Storage answered HTTP ${status} (${error.message})`;
+    if (status === undefined || isTransientStatus(status)) {
+      // An outage, a reset or a rate limit: the caller (storeFiles) tries this upload again.
+      throw new ProviderUnavailableError(what, { cause: error });
     }
+    // Any other refusal (credentials, bucket, size limit) is the service's configuration: another
+    // attempt would be refused the same way, so it is not a transient error.
+    throw new Error(`${what}; the result was refused`, { cause: error });
   },
 
   /**

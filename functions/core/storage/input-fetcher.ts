@@ -5,12 +5,29 @@ import {
   InputTooLargeError,
   ProviderUnavailableError,
 } from '../errors.ts';
+import { logger } from '../logger.ts';
 import { isAllowedAssetUrl } from '../operations/fields.ts';
+import {
+  backoffMs,
+  isTransientStatus,
+  mayRetry,
+  pause,
+  type RetryPolicy,
+  readBodyWatched,
+  reasonOf,
+  retryAfterMs,
+  StallWatch,
+  untilAborted,
+} from '../transient-retry.ts';
 
 /**
  * Downloads a client's input file. Only URLs of the configured Supabase Storage origin are
  * fetched, redirects are followed only while they stay on those routes, and at most
  * MAX_INPUT_BYTES (20 MiB) are read: the BFF never fetches an arbitrary URL for a client.
+ *
+ * Storage hiccups are retried here, per INPUT_FETCH_RETRY: HTTP 408/425/429/5xx, resets, a
+ * download that stalls (no bytes for `retryTiming.stallMs`) or times out. When they outlast it,
+ * ProviderUnavailableError, which the state machine retries; never an internal error.
  */
 
 export interface FetchedInput {
@@ -24,84 +41,135 @@ export interface FetchedInput {
 const MAX_REDIRECTS = 3;
 const FETCH_TIMEOUT_MS = 60_000;
 
+/** A few attempts within two minutes: the step (and its state-machine retries) must still fit. */
+export const INPUT_FETCH_RETRY: RetryPolicy = {
+  attempts: 3,
+  baseMs: 1000,
+  maxWaitMs: 8000,
+  budgetMs: 120_000,
+};
+
+type FetchAttempt =
+  | { ok: true; input: FetchedInput }
+  | { ok: false; reason: string; retryAfterMs?: number | undefined };
+
 export async function fetchInput(field: string, url: string): Promise<FetchedInput> {
-  const limit = getConfig().MAX_INPUT_BYTES;
-  let current = url;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    if (!isAllowedAssetUrl(current)) {
-      throw new InputInvalidError(
-        `${field} must point at this project's Supabase Storage; it redirected elsewhere`,
+  const policy = INPUT_FETCH_RETRY;
+  const startedAt = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    const remainingMs = policy.budgetMs - (Date.now() - startedAt);
+    const outcome = await fetchAttempt(field, url, remainingMs);
+    if (outcome.ok) return outcome.input;
+    const wait = backoffMs(policy, attempt, outcome.retryAfterMs);
+    if (!mayRetry(policy, attempt, wait, startedAt)) {
+      throw new ProviderUnavailableError(
+        `Could not download ${field} from storage after ${attempt} attempt${attempt === 1 ? '' : 's'} (${outcome.reason}); retrying may help`,
       );
     }
-    let response: Response;
-    try {
-      response = await fetch(current, { redirect: 'manual', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    } catch (error) {
-      throw new ProviderUnavailableError(`Could not download ${field} from storage; retrying may help`, {
-        cause: error,
-      });
-    }
-    if (response.status >= 300 && response.status < 400) {
-      const location = response.headers.get('location');
-      await response.body?.cancel();
-      if (!location) throw new InputInvalidError(`${field} answered a redirect without a location`);
-      current = new URL(location, current).href;
-      continue;
-    }
-    if (response.status === 404 || response.status === 400) {
-      await response.body?.cancel();
-      throw new InputNotFoundError(
-        `${field} was not found in storage (${url}); upload it before calling the API`,
-      );
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      if (response.status >= 500) {
-        throw new ProviderUnavailableError(
-          `Storage answered HTTP ${response.status} for ${field}; retrying may help`,
-        );
-      }
-      throw new InputNotFoundError(`${field} could not be read from storage (HTTP ${response.status})`);
-    }
-    const bytes = await readLimited(response, limit, field);
-    const path = new URL(current).pathname;
-    const filename = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1)) || 'input';
-    return {
+    logger.warn('Input download failed; trying again', {
       field,
-      url,
-      bytes,
-      contentType: response.headers.get('content-type')?.split(';')[0]?.trim() || 'application/octet-stream',
-      filename,
-    };
+      attempt,
+      wait_ms: wait,
+      reason: outcome.reason,
+    });
+    await pause(wait);
   }
-  throw new InputInvalidError(`${field} redirected more than ${MAX_REDIRECTS} times`);
 }
 
-async function readLimited(response: Response, limit: number, field: string): Promise<Buffer> {
+async function fetchAttempt(field: string, url: string, remainingMs: number): Promise<FetchAttempt> {
+  const limit = getConfig().MAX_INPUT_BYTES;
+  const timeoutMs = Math.max(1, Math.min(FETCH_TIMEOUT_MS, remainingMs));
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const watch = new StallWatch();
+  const signal = AbortSignal.any([timeout, watch.signal]);
+  const failed = (error: unknown): FetchAttempt => {
+    if (watch.stalled) return { ok: false, reason: `stalled: no data for ${watch.describe()}` };
+    if (timeout.aborted) return { ok: false, reason: `timed out after ${Math.round(timeoutMs / 1000)} s` };
+    return { ok: false, reason: `connection failed: ${reasonOf(error)}` };
+  };
+  try {
+    let current = url;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      if (!isAllowedAssetUrl(current)) {
+        throw new InputInvalidError(
+          `${field} must point at this project's Supabase Storage; it redirected elsewhere`,
+        );
+      }
+      let response: Response;
+      try {
+        response = await untilAborted(fetch(current, { redirect: 'manual', signal }), signal);
+      } catch (error) {
+        return failed(error);
+      }
+      watch.progress();
+      if (response.status >= 300 && response.status < 400) {
+        const location = response.headers.get('location');
+        await response.body?.cancel().catch(() => undefined);
+        if (!location) throw new InputInvalidError(`${field} answered a redirect without a location`);
+        current = new URL(location, current).href;
+        continue;
+      }
+      if (response.status === 404 || response.status === 400) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new InputNotFoundError(
+          `${field} was not found in storage (${url}); upload it before calling the API`,
+        );
+      }
+      if (!response.ok) {
+        await response.body?.cancel().catch(() => undefined);
+        if (isTransientStatus(response.status)) {
+          return {
+            ok: false,
+            reason: `storage answered HTTP ${response.status}`,
+            retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
+          };
+        }
+        throw new InputNotFoundError(`${field} could not be read from storage (HTTP ${response.status})`);
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await readLimited(response, limit, field, watch, signal);
+      } catch (error) {
+        if (error instanceof InputTooLargeError) throw error;
+        return failed(error);
+      }
+      const path = new URL(current).pathname;
+      const filename = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1)) || 'input';
+      return {
+        ok: true,
+        input: {
+          field,
+          url,
+          bytes,
+          contentType:
+            response.headers.get('content-type')?.split(';')[0]?.trim() || 'application/octet-stream',
+          filename,
+        },
+      };
+    }
+    throw new InputInvalidError(`${field} redirected more than ${MAX_REDIRECTS} times`);
+  } finally {
+    watch.stop();
+  }
+}
+
+async function readLimited(
+  response: Response,
+  limit: number,
+  field: string,
+  watch: StallWatch,
+  signal: AbortSignal,
+): Promise<Buffer> {
   const tooLarge = () =>
     new InputTooLargeError(
       `${field} is larger than ${Math.round(limit / 1024 / 1024)} MiB, the input size limit`,
     );
   const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > limit) {
-    await response.body?.cancel();
+    await response.body?.cancel().catch(() => undefined);
     throw tooLarge();
   }
-  if (!response.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(Buffer.from(value));
-  }
-  return Buffer.concat(chunks, total);
+  return readBodyWatched(response, limit, watch, signal, tooLarge);
 }
 
 /** Fetches every input field a provider operation declares, in its order. */
@@ -119,5 +187,13 @@ export async function fetchInputs(
       });
     }
   }
-  return Promise.all(wanted.map(({ field, url }) => fetchInput(field, url)));
+  // Every download runs to its end (read, or out of attempts) before the step goes on or fails,
+  // so no retry keeps running behind a step that has already answered.
+  const settled = await Promise.allSettled(wanted.map(({ field, url }) => fetchInput(field, url)));
+  const inputs: FetchedInput[] = [];
+  for (const result of settled) {
+    if (result.status === 'rejected') throw result.reason;
+    inputs.push(result.value);
+  }
+  return inputs;
 }

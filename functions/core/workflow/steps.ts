@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { errorCodeFor, JobDeadlineExceededError } from '../errors.ts';
+import {
+  errorCodeFor,
+  JobDeadlineExceededError,
+  ProviderOutcomeUnknownError,
+  ProviderResultUnavailableError,
+  ProviderUnavailableError,
+  ResultDownloadFailedError,
+  StorageUnavailableError,
+} from '../errors.ts';
 import { logger } from '../logger.ts';
 import { operationEntry } from '../operations/catalogue.ts';
 import type { GeneratedFile } from '../operations/provider-operation.ts';
@@ -8,6 +16,7 @@ import { fetchInputs } from '../storage/input-fetcher.ts';
 import { rowsForTask, tableFor, upsertRows, upsertRowsBestEffort } from '../storage/result-rows.ts';
 import { type StoredAsset, StoredAssetSchema, type TaskRef, TaskRefSchema } from '../tasks/task.ts';
 import { taskRepository } from '../tasks/task-repository.ts';
+import { backoffMs, mayRetry, pause, type RetryPolicy } from '../transient-retry.ts';
 
 /**
  * The work of each state of state-machines/generation.asl.json. Each function is idempotent:
@@ -37,24 +46,109 @@ export async function markProcessing(task: TaskRef): Promise<{ mode: ExecutionMo
   };
 }
 
-async function storeFiles(task: TaskRef, files: GeneratedFile[]): Promise<StoredAsset[]> {
-  return Promise.all(
-    files.map(async (file, index) => {
-      const path = resultPath(task.tenant_id, task.client_task_id, task.job_id, index, file.extension);
-      await assetStorage.upload(path, file.bytes, file.contentType);
-      return { path, content_type: file.contentType, bytes: file.bytes.length };
-    }),
+/**
+ * How each result upload retries inside its step: about a minute in all with production waits,
+ * which still fits a poll step (five minutes) after the poll and the downloads.
+ */
+export const RESULT_UPLOAD_RETRY: RetryPolicy = {
+  attempts: 6,
+  baseMs: 1000,
+  maxWaitMs: 15_000,
+  budgetMs: 60_000,
+};
+
+/**
+ * Uploads every result, all at once and each on its own: a failed upload is retried in place
+ * (RESULT_UPLOAD_RETRY), so the provider is never called again because of Storage, and a file
+ * already stored is never sent again. When an upload still fails, `exhausted` makes the error
+ * the step throws from a sentence that says what failed.
+ */
+async function storeFiles(
+  task: TaskRef,
+  files: GeneratedFile[],
+  exhausted: (summary: string, cause: unknown) => Error,
+): Promise<StoredAsset[]> {
+  // Every upload runs to its end (stored, or out of attempts) before the step answers.
+  const settled = await Promise.allSettled(
+    files.map((file, index) => storeFile(task, file, index, exhausted)),
   );
+  const assets: StoredAsset[] = [];
+  for (const result of settled) {
+    if (result.status === 'rejected') throw result.reason;
+    assets.push(result.value);
+  }
+  return assets;
 }
 
-/** Synchronous providers: fetch inputs, call, store every result, return paths (never bytes). */
+async function storeFile(
+  task: TaskRef,
+  file: GeneratedFile,
+  index: number,
+  exhausted: (summary: string, cause: unknown) => Error,
+): Promise<StoredAsset> {
+  const path = resultPath(task.tenant_id, task.client_task_id, task.job_id, index, file.extension);
+  const policy = RESULT_UPLOAD_RETRY;
+  const startedAt = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await assetStorage.upload(path, file.bytes, file.contentType);
+      return { path, content_type: file.contentType, bytes: file.bytes.length };
+    } catch (error) {
+      // Only transient failures (outage, reset, rate limit) are worth another attempt.
+      if (!(error instanceof ProviderUnavailableError)) throw error;
+      const wait = backoffMs(policy, attempt);
+      if (!mayRetry(policy, attempt, wait, startedAt)) {
+        throw exhausted(
+          `Could not store result ${index + 1} (${file.contentType}) after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${error.message}`,
+          error,
+        );
+      }
+      logger.warn('Result upload failed; trying again', {
+        job_id: task.job_id,
+        index,
+        attempt,
+        wait_ms: wait,
+        reason: error.message,
+      });
+      await pause(wait);
+    }
+  }
+}
+
+/**
+ * Synchronous providers: fetch inputs, call, store every result, return paths (never bytes).
+ * Once the provider has answered, nothing this step does may make the state machine run it
+ * again (that would be a second paid call): a result that cannot be downloaded or stored after
+ * the retries inside the step fails the task with an error the state machine does not retry.
+ */
 export async function runProvider(task: TaskRef): Promise<StepResult> {
   const entry = operationEntry(task.operation, task.provider);
   if (entry.mode !== 'sync')
     throw new Error(`${task.operation}/${task.provider} is not a synchronous operation`);
   const inputs = await fetchInputs(task.params, entry.inputFields);
-  const { files, sent, facts } = await entry.run(task.params, inputs, { tenantId: task.tenant_id });
-  return { assets: await storeFiles(task, files), sent, ...(facts ? { facts } : {}) };
+  let produced: Awaited<ReturnType<typeof entry.run>>;
+  try {
+    produced = await entry.run(task.params, inputs, { tenantId: task.tenant_id });
+  } catch (error) {
+    if (error instanceof ProviderResultUnavailableError) {
+      throw new ResultDownloadFailedError(
+        `${error.summary}; ${error.provider} was not called again, so the result was not paid for twice; submitting the task again may help`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  const { files, sent, facts } = produced;
+  const assets = await storeFiles(task, files, (summary, cause) =>
+    entry.runsOn === 'image-processing'
+      ? // No provider was paid (the BFF made the image): the state machine may run the step again.
+        new ProviderUnavailableError(`${summary}; retrying may help`, { cause })
+      : new StorageUnavailableError(
+          `${summary}; the provider was not called again, so the result was not paid for twice; submitting the task again may help`,
+          { cause },
+        ),
+  );
+  return { assets, sent, ...(facts ? { facts } : {}) };
 }
 
 export const ProviderJobSchema = z.object({
@@ -95,8 +189,18 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
       sent: { resumed: true },
     };
   }
+  if (current?.provider_create_started_at) {
+    // An earlier run sent the paid create and stopped before recording its answer (a crash or a
+    // timeout of this step). The provider may have made the job; it is not created again.
+    throw new ProviderOutcomeUnknownError(
+      `${entry.provider} may or may not have created the job: an earlier attempt stopped after sending the request (at ${current.provider_create_started_at}) and before recording the answer; it was not sent again, so it is never paid twice; submitting the request again may help`,
+    );
+  }
   const inputs = await fetchInputs(task.params, entry.inputFields);
-  const submitted = await entry.submit(task.params, inputs, { tenantId: task.tenant_id });
+  const submitted = await entry.submit(task.params, inputs, {
+    tenantId: task.tenant_id,
+    guardCreate: (create) => guardedCreate(task, create),
+  });
   await taskRepository.setProviderJob(task.tenant_id, task.job_id, submitted.providerJobId, submitted.state);
   return {
     status: 'pending',
@@ -108,6 +212,27 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
   };
 }
 
+/**
+ * The crash window of a paid create is the request itself plus one write: the note goes out just
+ * before the request and is replaced by the job id right after the answer. A declined create
+ * (the provider made no job) clears the note so the state machine's retry may send it again.
+ */
+async function guardedCreate<T>(task: TaskRef, create: () => Promise<T>): Promise<T> {
+  if (!(await taskRepository.markProviderCreateStarted(task.tenant_id, task.job_id))) {
+    throw new ProviderOutcomeUnknownError(
+      `${task.provider} job creation was already started for this task; it was not sent again, so it is never paid twice; submitting the request again may help`,
+    );
+  }
+  try {
+    return await create();
+  } catch (error) {
+    if (!(error instanceof ProviderOutcomeUnknownError)) {
+      await taskRepository.clearProviderCreateStarted(task.tenant_id, task.job_id);
+    }
+    throw error;
+  }
+}
+
 /** One poll; the state machine's Wait → Poll → Choice loop repeats it with growing waits. */
 export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<ProviderJob> {
   const entry = operationEntry(task.operation, task.provider);
@@ -115,8 +240,13 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
   const outcome = await entry.poll(job.state, { tenantId: task.tenant_id });
   if (outcome.status === 'done') {
-    // Provider result URLs expire in minutes: store the files now.
-    const assets = await storeFiles(task, outcome.files);
+    // Provider result URLs expire in minutes: store the files now. Should Storage stay down, the
+    // state machine may retry this step: that polls again (free) and downloads fresh URLs.
+    const assets = await storeFiles(
+      task,
+      outcome.files,
+      (summary, cause) => new ProviderUnavailableError(`${summary}; retrying may help`, { cause }),
+    );
     return { ...job, status: 'done', result: { assets, sent: { ...job.sent, ...outcome.sent } } };
   }
   if (Date.now() > Date.parse(job.deadline)) {

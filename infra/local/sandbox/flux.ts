@@ -10,9 +10,11 @@ import {
   paint,
   parseDataUrl,
   readBody,
+  readHeader,
   scaled,
   sizeForAspect,
 } from './image-input.ts';
+import { faultedDownload, parseResultFault, type ResultFault } from './result-faults.ts';
 import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sandbox.ts';
 
 /**
@@ -36,6 +38,9 @@ import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sand
  *   An unknown value ends the task in `Error` naming the value. A poll that takes such a fault
  *   keeps it for the next created task, so the outcome never lands on an unrelated running task.
  * - `moderated: true` → the same as `outcome: "Content Moderated"`.
+ * - `outcome: "result:…"` → the next task created ends `Ready`, and downloads of its sample URL
+ *   answer with a fault (503/429 a number of times, a redirect, a stall): the grammar is in
+ *   ./result-faults.ts.
  * - `timeout` → no answer until the client disconnects.
  *
  * Concurrency: a create answers 429 when the key already has 24 unfinished tasks, or 6 unfinished
@@ -92,16 +97,23 @@ interface Task {
   endTime?: number;
   readyAt?: number;
   image?: Buffer;
+  /** A scripted fault on downloads of the sample (`outcome: "result:…"`). */
+  resultFault?: ResultFault | undefined;
 }
 
 const tasks = new Map<string, Task>();
-const queuedOutcomes: { outcome: Terminal; details?: string }[] = [];
+const queuedOutcomes: { outcome: Terminal; details?: string; resultFault?: ResultFault }[] = [];
 
 const TASK_LIFETIME_MS = 60 * 60 * 1000;
 const ACTIVE_WINDOW_MS = 10 * 60 * 1000;
 const DELIVERY_TTL_MS = 10 * 60 * 1000;
 const MAX_ACTIVE = 24;
 const MAX_ACTIVE_KONTEXT_MAX = 6;
+/**
+ * Input limits: BFL's Kontext pages (docs.bfl.ai/kontext/kontext_image_editing, checked 2026-12)
+ * state none; resellers cite 20 MB and 20 megapixels, read here in their larger, binary sense.
+ * Sizes come from the image header, so an image claiming more is refused without being decoded.
+ */
 const MAX_INPUT_BYTES = 20 * 1024 * 1024;
 const MAX_INPUT_PIXELS = 20 * 1024 * 1024;
 const COST: Record<Model, number> = { 'flux-kontext-pro': 4, 'flux-kontext-max': 8 };
@@ -257,10 +269,12 @@ async function readImage(
     if (!bytes) return fail('must be a base64-encoded image or an http(s) URL');
   }
   if (bytes.length > MAX_INPUT_BYTES) return fail('image is larger than 20 MB');
-  const decoded = await decodeInput(bytes);
-  if (!decoded) return fail('could not decode the image (expected JPEG, PNG or WebP)');
-  if (decoded.width * decoded.height > MAX_INPUT_PIXELS) return fail('image is larger than 20 megapixels');
-  return decoded;
+  const undecodable = () => fail('could not decode the image (expected JPEG, PNG or WebP)');
+  // The size limit is checked on the header, so an image over it is refused undecoded.
+  const header = readHeader(bytes);
+  if (!header) return undecodable();
+  if (header.width * header.height > MAX_INPUT_PIXELS) return fail('image is larger than 20 megapixels');
+  return (await decodeInput(bytes, MAX_INPUT_PIXELS)) ?? undecodable();
 }
 
 function activeTasks(key: string, now: number): Task[] {
@@ -395,6 +409,7 @@ async function create(
     startTime: now / 1000,
   };
   if (queued?.details !== undefined) task.errorDetails = queued.details;
+  if (queued?.resultFault !== undefined) task.resultFault = queued.resultFault;
   tasks.set(id, task);
 
   const megapixels = (pixels: number): number => Math.round((pixels / 1_000_000) * 100) / 100;
@@ -478,7 +493,7 @@ function azureError(status: number, code: string, message: string): Response {
   );
 }
 
-function delivery(path: string): Response {
+async function delivery(path: string, request: Request, context: SandboxContext): Promise<Response> {
   const match = /^\/delivery\/([A-Za-z0-9-]+)\.(jpeg|png)$/.exec(path);
   const task = match ? tasks.get(match[1] ?? '') : undefined;
   if (!match || !task?.image || task.format !== match[2]) {
@@ -487,6 +502,8 @@ function delivery(path: string): Response {
   if (Date.now() - (task.readyAt ?? 0) > DELIVERY_TTL_MS) {
     return azureError(403, 'AuthenticationFailed', 'Signed expiry time has passed.');
   }
+  const faulted = await faultedDownload(task.resultFault, request, context);
+  if (faulted) return faulted;
   return new Response(new Uint8Array(task.image), {
     status: 200,
     headers: { 'content-type': task.format === 'png' ? 'image/png' : 'image/jpeg' },
@@ -507,7 +524,7 @@ export const fluxSimulator: SandboxSimulator = {
 
     if (path.startsWith('/delivery/')) {
       return request.method === 'GET' || request.method === 'HEAD'
-        ? delivery(path)
+        ? delivery(path, request, context)
         : jsonResponse(405, { detail: 'Method Not Allowed' });
     }
     const model = CREATE_PATHS[path];
@@ -523,7 +540,12 @@ export const fluxSimulator: SandboxSimulator = {
     const fault = context.takeFault();
     if (fault?.timeout) return context.hang(request.signal);
     if (fault?.status !== undefined) return bflError(fault.status);
-    const outcome = fault ? toTerminal(fault) : undefined;
+    const resultFault = parseResultFault(fault?.outcome);
+    const outcome = resultFault
+      ? { outcome: 'Ready' as const, resultFault }
+      : fault
+        ? toTerminal(fault)
+        : undefined;
     if (outcome) queuedOutcomes.push(outcome);
 
     if (isPoll) {

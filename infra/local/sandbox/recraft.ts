@@ -13,9 +13,11 @@ import {
   parseDataUrl,
   type RasterFormat,
   readBody,
+  readHeader,
   resized,
   scaled,
 } from './image-input.ts';
+import { faultedDownload, faultForResult, parseResultFault, type ResultFault } from './result-faults.ts';
 import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sandbox.ts';
 
 /**
@@ -41,6 +43,9 @@ import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sand
  * - `status` → that status with the body above for it (401 and 404 as plain text).
  * - `moderated` → 400 `{code: "content_policy_violation", …}`.
  * - `timeout` → no answer until the client disconnects.
+ * - `outcome: "result:…"` → the call succeeds, and downloads of its result URLs answer with a
+ *   fault (503/429 a number of times, a redirect, a stall; `@<index>` picks one of the `n`
+ *   images): the grammar is in ./result-faults.ts.
  */
 
 export const recraftSandboxSettings = {
@@ -62,6 +67,8 @@ interface StoredFile {
   bytes: Buffer;
   contentType: string;
   expiresAt: number;
+  /** A scripted download fault (`outcome: "result:…"`), used up by downloads. */
+  fault?: ResultFault | undefined;
 }
 
 /** Result files by `<image_id>.<ext>`; bounded so a long-running local stack does not grow without end. */
@@ -393,9 +400,12 @@ async function readInput(
   }
   const code = name === 'mask' ? 'invalid_mask' : 'invalid_image';
   if (bytes.length > MAX_INPUT_BYTES) throw new Rejection(code, `${name}: file must be under 10 MB`);
-  const input = await decodeInput(bytes);
-  if (!input) throw new Rejection(code, `${name}: unsupported or corrupt image; expected PNG, JPG or WEBP`);
-  const { width, height } = input;
+  const unreadable = () =>
+    new Rejection(code, `${name}: unsupported or corrupt image; expected PNG, JPG or WEBP`);
+  // The size rules are checked on the header, so an image over them is refused undecoded.
+  const header = readHeader(bytes);
+  if (!header) throw unreadable();
+  const { width, height } = header;
   if (width * height > MAX_INPUT_PIXELS) throw new Rejection(code, `${name}: must be at most 16 MP`);
   if (width < options.minSide || height < options.minSide || width > 4096 || height > 4096) {
     throw new Rejection(
@@ -403,6 +413,8 @@ async function readInput(
       `${name}: each side must be between ${options.minSide} and 4096 px (got ${width}x${height})`,
     );
   }
+  const input = await decodeInput(bytes, MAX_INPUT_PIXELS);
+  if (!input) throw unreadable();
   return { input, legacy };
 }
 
@@ -450,7 +462,11 @@ function svgOutput(seed: string, width: number, height: number): Output {
   return { bytes: Buffer.from(svg, 'utf8'), ext: 'svg', contentType: 'image/svg+xml' };
 }
 
-function store(output: Output, baseUrl: string): { image_id: string; url: string } {
+function store(
+  output: Output,
+  baseUrl: string,
+  fault: ResultFault | undefined,
+): { image_id: string; url: string } {
   const now = Date.now();
   for (const [name, file] of files) {
     if (file.expiresAt <= now || files.size >= MAX_STORED_FILES) files.delete(name);
@@ -462,6 +478,7 @@ function store(output: Output, baseUrl: string): { image_id: string; url: string
     bytes: output.bytes,
     contentType: output.contentType,
     expiresAt: now + recraftSandboxSettings.fileTtlMs,
+    fault,
   });
   return { image_id: imageId, url: `${baseUrl}/files/${name}` };
 }
@@ -470,8 +487,9 @@ function deliver(
   output: Output,
   responseFormat: 'url' | 'b64_json',
   baseUrl: string,
+  fault?: ResultFault,
 ): { image_id: string; url: string } | { image_id: string; b64_json: string } {
-  if (responseFormat === 'url') return store(output, baseUrl);
+  if (responseFormat === 'url') return store(output, baseUrl, fault);
   return { image_id: newId('uuid'), b64_json: output.bytes.toString('base64') };
 }
 
@@ -485,6 +503,7 @@ async function operate(
   body: Body,
   context: SandboxContext,
   signal: AbortSignal,
+  resultFault: ResultFault | undefined,
 ): Promise<Response> {
   const { fields } = body;
   const created = Math.floor(Date.now() / 1000);
@@ -518,7 +537,7 @@ async function operate(
       {
         created,
         credits: TOOL_CREDITS[operation] ?? 0,
-        image: deliver(output, responseFormat, context.baseUrl),
+        image: deliver(output, responseFormat, context.baseUrl, faultForResult(resultFault, 0)),
       },
       headers,
     );
@@ -564,7 +583,7 @@ async function operate(
       if (input && mask) picture = keepUnmasked(picture, input, mask);
       output = await rasterOutput(picture, common.imageFormat);
     }
-    data.push(deliver(output, common.responseFormat, context.baseUrl));
+    data.push(deliver(output, common.responseFormat, context.baseUrl, faultForResult(resultFault, index)));
   }
   const credits = common.n * creditsPerImage(common.family, common.vector);
   return jsonResponse(200, { created, credits, data }, headers);
@@ -596,6 +615,8 @@ export const recraftSimulator: SandboxSimulator = {
     if (fileMatch && (request.method === 'GET' || request.method === 'HEAD')) {
       const file = files.get(fileMatch[1] ?? '');
       if (!file || file.expiresAt <= Date.now()) return notFound();
+      const faulted = await faultedDownload(file.fault, request, context);
+      if (faulted) return faulted;
       return new Response(request.method === 'HEAD' ? null : new Uint8Array(file.bytes), {
         status: 200,
         headers: { 'content-type': file.contentType, 'content-length': String(file.bytes.length) },
@@ -645,6 +666,7 @@ export const recraftSimulator: SandboxSimulator = {
         { fields: new Fields(body.recorded.fields, multipart), files: body.files },
         context,
         request.signal,
+        parseResultFault(fault?.outcome),
       );
     } catch (error) {
       if (error instanceof Rejection) return recraftError(400, error.code, error.message);

@@ -160,7 +160,14 @@ function unexpected(): ProviderRejectedError {
 export async function generatedImages(body: unknown, connection: RecraftConnection): Promise<RecraftResult> {
   const parsed = GenerateResponseSchema.safeParse(body);
   if (!parsed.success) throw unexpected();
-  const files = await Promise.all(parsed.data.data.map((item) => fileOf(item, connection)));
+  // One paid call made every image: each is downloaded (and retried) on its own, and all are
+  // awaited, so a slow or failing image k never cuts short the downloads of the others.
+  const settled = await Promise.allSettled(parsed.data.data.map((item) => fileOf(item, connection)));
+  const files: GeneratedFile[] = [];
+  for (const result of settled) {
+    if (result.status === 'rejected') throw result.reason;
+    files.push(result.value);
+  }
   return { files, facts: facts(parsed.data.data, parsed.data.credits) };
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readBody } from '../image-input.ts';
+import { parseResultFault } from '../result-faults.ts';
 import type { RecordedRequest, SandboxContext, SandboxSimulator } from '../sandbox.ts';
 import { faultResponse, success, TripoFailure, toOutcome, tripoError } from './errors.ts';
 import { download, upload } from './files.ts';
@@ -175,7 +176,7 @@ async function serve(
   context.record(body.recorded);
 
   if (path !== API && !path.startsWith(`${API}/`)) return retiredHost();
-  if (path.startsWith(FILES_PREFIX)) return download(request, path);
+  if (path.startsWith(FILES_PREFIX)) return download(request, path, context);
   const route = ROUTES.find((candidate) => candidate.matches(path));
   if (!route) {
     return tripoError(requestId, 4001, {
@@ -195,7 +196,9 @@ async function serve(
   const fault = context.takeFault();
   if (fault?.timeout) return context.hang(request.signal);
   if (fault?.status !== undefined) return faultResponse(requestId, { ...fault, status: fault.status });
-  if (fault?.outcome !== undefined)
+  const resultFault = parseResultFault(fault?.outcome);
+  if (resultFault) queuedEffects.push({ kind: 'result', fault: resultFault });
+  else if (fault?.outcome !== undefined)
     queuedEffects.push({ kind: 'outcome', outcome: toOutcome(fault.outcome) });
   else if (fault?.moderated) queuedEffects.push({ kind: 'moderated' });
 

@@ -1,4 +1,5 @@
 import type { DecodedInput } from '../image-input.ts';
+import type { ResultFault } from '../result-faults.ts';
 
 /**
  * The Tripo v3 simulator's state: settings tests can change, the tasks, uploads, issued result
@@ -121,6 +122,8 @@ export interface Task {
   /** Settling and drawing the result files; concurrent polls of a just-ended task await it. */
   finishing?: Promise<void>;
   files?: Map<FileName, StoredFile>;
+  /** A scripted fault on downloads of the task's files (`outcome: "result:…"`), used up by them. */
+  resultFault?: ResultFault | undefined;
 }
 
 /** A validated create request, before concurrency, credits and faults are applied. */
@@ -165,7 +168,11 @@ export interface TripoCall {
   status: number;
 }
 
-export type QueuedEffect = { kind: 'outcome'; outcome: Outcome } | { kind: 'moderated' };
+export type QueuedEffect =
+  | { kind: 'outcome'; outcome: Outcome }
+  | { kind: 'moderated' }
+  /** `outcome: "result:…"`: the task succeeds and downloads of its files answer with this fault. */
+  | { kind: 'result'; fault: ResultFault };
 
 export const tasks = new Map<string, Task>();
 export const uploads = new Map<string, Upload>();

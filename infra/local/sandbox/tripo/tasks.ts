@@ -61,6 +61,7 @@ export function createTask(draft: TaskDraft, key: string): Record<string, unknow
   }
   const effect = queuedEffects.shift();
   if (effect?.kind === 'moderated') throw new TripoFailure(2008);
+  const resultFault = effect?.kind === 'result' ? effect.fault : undefined;
 
   wallet.balance = credits(wallet.balance - draft.cost);
   wallet.frozen = credits(wallet.frozen + draft.cost);
@@ -83,6 +84,7 @@ export function createTask(draft: TaskDraft, key: string): Record<string, unknow
     lastProgress: 0,
     lastStatus: 'queued',
     finished: false,
+    resultFault,
   });
   return { task_id: id, type: draft.type, status: 'queued' };
 }
