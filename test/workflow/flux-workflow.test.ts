@@ -207,11 +207,19 @@ describe('Flux workflow', () => {
     expect(polls).toHaveLength(outcome === 'Request Moderated' || outcome === 'Task not found' ? 1 : 3);
   });
 
-  it('retries a 500 on create, then succeeds', async () => {
-    await stack.fault('flux', { status: 500, times: 1 });
+  it('retries a 503 on create (BFL declined it), then succeeds', async () => {
+    await stack.fault('flux', { status: 503, times: 1 });
     const { task } = await runTask();
     expect(task?.status).toBe('complete');
     expect(await fluxRequests('create')).toHaveLength(2);
+  });
+
+  it('does not send a create again after a 500: BFL may have made the job, a second could bill twice', async () => {
+    await stack.fault('flux', { status: 500, times: 1 });
+    const { task } = await runTask();
+    expect(task).toMatchObject({ status: 'failed', error_code: 'provider_unavailable' });
+    expect(task?.error).toMatch(/may or may not have created the job.*never paid twice/);
+    expect(await fluxRequests('create')).toHaveLength(1);
   });
 
   it('does not retry a 402 (no credits) on create', async () => {

@@ -13,6 +13,12 @@ export interface ProviderRunContext {
   tenantId: string;
   /** Aborted when the workflow step must give up. */
   signal?: AbortSignal;
+  /**
+   * Wraps an asynchronous provider's one paid create request (after its uploads, right before the
+   * request goes out): the workflow records that a create is in flight, so a rerun after a crash
+   * before the job id was recorded does not create a second job (steps.ts `submitProviderJob`).
+   */
+  guardCreate?: <T>(create: () => Promise<T>) => Promise<T>;
 }
 
 export interface SyncRunResult {

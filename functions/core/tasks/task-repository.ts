@@ -85,7 +85,8 @@ export const taskRepository = {
     providerState: Record<string, unknown>,
   ): Promise<boolean> {
     return conditionalUpdate(tenantId, jobId, {
-      update: 'SET ai_service_task_id = :provider_job, provider_state = :state, updated_at = :now',
+      update:
+        'SET ai_service_task_id = :provider_job, provider_state = :state, updated_at = :now REMOVE provider_create_started_at',
       condition: '#status = :processing',
       names: { '#status': 'status' },
       values: {
@@ -94,6 +95,30 @@ export const taskRepository = {
         ':state': { M: toItem(providerState) },
         ':now': { S: new Date().toISOString() },
       },
+    });
+  },
+
+  /**
+   * Notes that a paid create is about to go out, before it does: if the step dies before the
+   * answer is recorded, a rerun finds this note and does not create a second job.
+   */
+  async markProviderCreateStarted(tenantId: string, jobId: string): Promise<boolean> {
+    return conditionalUpdate(tenantId, jobId, {
+      update: 'SET provider_create_started_at = :now, updated_at = :now',
+      condition:
+        '#status = :processing AND attribute_not_exists(ai_service_task_id) AND attribute_not_exists(provider_create_started_at)',
+      names: { '#status': 'status' },
+      values: { ':processing': { S: 'processing' }, ':now': { S: new Date().toISOString() } },
+    });
+  },
+
+  /** Clears the note when the provider provably declined the create (no job exists). */
+  async clearProviderCreateStarted(tenantId: string, jobId: string): Promise<boolean> {
+    return conditionalUpdate(tenantId, jobId, {
+      update: 'REMOVE provider_create_started_at',
+      condition: '#status = :processing',
+      names: { '#status': 'status' },
+      values: { ':processing': { S: 'processing' } },
     });
   },
 

@@ -1,6 +1,7 @@
 import { getConfig } from '../../config.ts';
 import { ProviderRejectedError } from '../../errors.ts';
 import { type ProviderConnection, providerConnection, providerFetch } from '../http-client.ts';
+import { createFailure } from '../paid-create.ts';
 import { errorForStatus, timeoutError } from '../provider-errors.ts';
 import { fluxSettings } from './settings.ts';
 
@@ -81,6 +82,8 @@ export async function bflRequest(
     notFound?: string;
     /** A limit below PROVIDER_TIMEOUT_SECONDS for calls that should answer at once. */
     timeoutSeconds?: number;
+    /** A paid job creation: sent again only where BFL provably declined it (paid-create.ts). */
+    creates?: boolean;
   },
 ): Promise<unknown> {
   const seconds = Math.min(
@@ -91,6 +94,7 @@ export async function bflRequest(
   const signals = [init.signal, own].filter((signal): signal is AbortSignal => signal !== undefined);
   const headers: Record<string, string> = { 'x-key': connection.key, accept: 'application/json' };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
+  let status: number | undefined;
   try {
     const response = await providerFetch(FLUX_LABEL, url, {
       method: init.method,
@@ -98,6 +102,7 @@ export async function bflRequest(
       ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
       ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
     });
+    status = response.status;
     if (response.status === 404 && init.notFound) {
       await response.body?.cancel();
       throw new ProviderRejectedError(init.notFound);
@@ -109,9 +114,9 @@ export async function bflRequest(
     } catch {
       return undefined;
     }
-  } catch (error) {
+  } catch (caught) {
     // providerFetch only recognises its own timeout; ours must read as a timeout too (retried).
-    if (own?.aborted) throw timeoutError(FLUX_LABEL, seconds);
-    throw error;
+    const error = own?.aborted ? timeoutError(FLUX_LABEL, seconds) : caught;
+    throw init.creates ? createFailure(FLUX_LABEL, 'job', error, status) : error;
   }
 }

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { providerModel } from '../../config.ts';
 import { InputInvalidError, ProviderRejectedError, ProviderUnavailableError } from '../../errors.ts';
-import { webImageKind } from '../../images/formats.ts';
+import { checkImageHeader } from '../../images/input-check.ts';
 import { logger } from '../../logger.ts';
 import { assetUrlField, booleanField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
 import type {
   AsyncProviderOperation,
   PollOutcome,
   ProviderOperation,
+  ProviderRunContext,
 } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
 import type { FetchedInput } from '../../storage/input-fetcher.ts';
@@ -112,21 +113,23 @@ function submitBody(request: ImageToImageRequest, input: FetchedInput): Record<s
 async function submit(
   params: Record<string, unknown>,
   inputs: FetchedInput[],
-  signal: AbortSignal | undefined,
+  context: ProviderRunContext,
 ): ReturnType<AsyncProviderOperation['submit']> {
   const request = ImageToImageSchema.parse(params);
   const input = inputs.find((candidate) => candidate.field === 'input_image_asset_url');
   if (!input) throw new InputInvalidError('input_image_asset_url is required');
-  // BFL decodes PNG, JPEG and WebP; anything else fails here, before a billable call.
-  if (!webImageKind(input.bytes)) {
-    throw new InputInvalidError('input_image_asset_url must be a PNG, JPEG or WebP image for Flux');
-  }
+  // BFL decodes PNG, JPEG and WebP up to its size limits; anything else fails here, from the
+  // file's header, before a billable call.
+  checkImageHeader(input, fluxSettings.inputImages['image-to-image']);
   const connection = await bflConnection();
-  const answer = await bflRequest(`${connection.baseUrl}/v1/${request.model}`, connection, {
-    method: 'POST',
-    body: submitBody(request, input),
-    signal,
-  });
+  const send = () =>
+    bflRequest(`${connection.baseUrl}/v1/${request.model}`, connection, {
+      method: 'POST',
+      body: submitBody(request, input),
+      signal: context.signal,
+      creates: true,
+    });
+  const answer = await (context.guardCreate ? context.guardCreate(send) : send());
   const created = CreatedSchema.safeParse(answer);
   if (!created.success) {
     throw new ProviderRejectedError(
@@ -254,7 +257,7 @@ export const fluxImageToImage: AsyncProviderOperation = {
   resultKind: 'image',
   reportsProgress: true,
   deadlineSeconds: DEADLINE_SECONDS,
-  submit: (params, inputs, context) => submit(params, inputs, context.signal),
+  submit: (params, inputs, context) => submit(params, inputs, context),
   poll: (state, context) => poll(state, context.signal),
 };
 

@@ -1,13 +1,9 @@
 import { z } from 'zod';
 import { getConfig, providerBaseUrl, requireSecret } from '../../config.ts';
-import {
-  ProviderOutcomeUnknownError,
-  ProviderRejectedError,
-  ProviderTimeoutError,
-  ProviderUnavailableError,
-} from '../../errors.ts';
+import { ProviderRejectedError, ProviderUnavailableError } from '../../errors.ts';
 import { logger } from '../../logger.ts';
 import { type ProviderConnection, providerFetch } from '../http-client.ts';
+import { createFailure } from '../paid-create.ts';
 import { errorForStatus, moderatedError, timeoutError } from '../provider-errors.ts';
 import { retiredOn } from '../provider-settings.ts';
 import { tripoSettings } from './settings.ts';
@@ -120,49 +116,6 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** Connection errors that mean the request never reached Tripo (the official JS SDK's list). */
-const NEVER_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function errorCodeOf(error: unknown): string | undefined {
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = current.cause;
-  }
-  return undefined;
-}
-
-/**
- * Tripo documents no idempotency key, so a paid create is sent again only where Tripo provably
- * declined it (a 4xx answer such as 429 for its rate and concurrency limits, a 503, or no
- * connection), as its official SDKs do; any other failure (500, 502, 504, a reset or a timeout
- * after the request went out) may have created and billed a task (docs/providers/tripo.md,
- * "Retries").
- */
-function createFailure(error: unknown, status: number | undefined): unknown {
-  if (error instanceof ProviderRejectedError || error instanceof ProviderOutcomeUnknownError) return error;
-  const declined =
-    (status !== undefined && status < 500) ||
-    status === 503 ||
-    (status === undefined &&
-      error instanceof ProviderUnavailableError &&
-      NEVER_SENT.has(errorCodeOf(error) ?? ''));
-  if (declined) return error;
-  if (!(error instanceof ProviderUnavailableError || error instanceof ProviderTimeoutError)) return error;
-  const what = status === undefined ? 'the connection failed or timed out' : `it answered HTTP ${status}`;
-  return new ProviderOutcomeUnknownError(
-    `${TRIPO_LABEL} may or may not have created the task (${what} after the request was sent); it was not sent again, so it is never paid twice; submitting the request again may help`,
-    { cause: error },
-  );
-}
-
 export interface TripoRequestInit extends TripoCallContext {
   method: 'GET' | 'POST';
   body?: Record<string, unknown> | FormData;
@@ -222,6 +175,6 @@ export async function tripoRequest(
   } catch (caught) {
     // providerFetch only recognises its own timeout; ours must read as a timeout too (retried).
     const error = own?.aborted ? timeoutError(TRIPO_LABEL, seconds) : caught;
-    throw init.creates ? createFailure(error, status) : error;
+    throw init.creates ? createFailure(TRIPO_LABEL, 'task', error, status) : error;
   }
 }

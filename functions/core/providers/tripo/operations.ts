@@ -6,7 +6,7 @@ import {
   ProviderRejectedError,
   ProviderUnavailableError,
 } from '../../errors.ts';
-import { readImageSize, webImageKind } from '../../images/formats.ts';
+import { checkImageHeader } from '../../images/input-check.ts';
 import { logger } from '../../logger.ts';
 import { allowedAssetPrefixes } from '../../operations/fields.ts';
 import type {
@@ -52,9 +52,6 @@ import { tripoSettings } from './settings.ts';
  */
 
 const VIEWS = ['front', 'left', 'back', 'right'] as const;
-/** Tripo's image sides: 20–6000 px (v2's documented limits; v3 recommends at least 256). */
-const MIN_IMAGE_SIDE = 20;
-const MAX_IMAGE_SIDE = 6000;
 
 /**
  * Generation runs up to ~10 minutes with detailed textures, and an account's tasks queue behind
@@ -92,11 +89,11 @@ async function createTask(
   connection: TripoConnection,
   path: string,
   body: Record<string, unknown>,
-  context: TripoCallContext & { signal: AbortSignal | undefined },
+  context: TripoCallContext & { signal: AbortSignal | undefined; run: ProviderRunContext },
 ): Promise<string> {
-  const created = CreatedSchema.safeParse(
-    await tripoRequest(path, connection, { method: 'POST', body, creates: true, ...context }),
-  );
+  const { run, ...call } = context;
+  const send = () => tripoRequest(path, connection, { method: 'POST', body, creates: true, ...call });
+  const created = CreatedSchema.safeParse(await (run.guardCreate ? run.guardCreate(send) : send()));
   if (!created.success) {
     throw new ProviderRejectedError(`${TRIPO_LABEL} accepted the task but returned no task_id`);
   }
@@ -131,26 +128,16 @@ async function submitTextToModel(
   };
   const connection = await tripoConnection();
   const endpoint = '/generation/text-to-model';
-  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal });
+  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal, run: context });
   return submitted(taskId, endpoint, { ...modelSent(model), ...notSent(request, true) });
 }
 
-/** Tripo's image rules: PNG, JPEG or WebP, 20–6000 px a side, at most 20 MB. */
+/**
+ * Tripo's image rules (settings.ts `inputImages`): PNG, JPEG or WebP, 20–6000 px a side, at most
+ * 20 MB, read from the header alone.
+ */
 function checkImage(input: FetchedInput): { extension: string; contentType: string } {
-  const kind = webImageKind(input.bytes);
-  if (!kind) throw new InputInvalidError(`${input.field} must be a PNG, JPEG or WebP image for Tripo`);
-  if (input.bytes.length > tripoSettings.limits.imageUploadBytes) {
-    throw new InputInvalidError(`${input.field} is larger than Tripo's 20 MB image limit`);
-  }
-  const size = readImageSize(input.bytes, kind.format);
-  if (!size)
-    throw new InputInvalidError(`${input.field} is not a readable ${kind.format.toUpperCase()} image`);
-  if ([size.width, size.height].some((side) => side < MIN_IMAGE_SIDE || side > MAX_IMAGE_SIDE)) {
-    throw new InputInvalidError(
-      `${input.field} is ${size.width} x ${size.height}; Tripo needs each side between ${MIN_IMAGE_SIDE} and ${MAX_IMAGE_SIDE} pixels`,
-    );
-  }
-  return kind;
+  return checkImageHeader(input, tripoSettings.inputImages['image-to-model']);
 }
 
 const UploadedSchema = z.object({ file_token: z.string().min(1) });
@@ -219,7 +206,7 @@ async function submitImageToModel(
   const body = multiview
     ? { inputs: present.map(({ view }, index) => ({ [view]: tokens[index] })), ...options }
     : { input: tokens[0], ...options };
-  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal });
+  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal, run: context });
   return submitted(taskId, endpoint, {
     views: present.map(({ view }) => view),
     ...modelSent(model),
@@ -317,7 +304,7 @@ async function submitRefineModel(
     ...pick(request, REFINE_KEYS),
   };
   const endpoint = '/models/texture';
-  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal });
+  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal, run: context });
   const unsent = REFINE_UNSENT_KEYS.filter((key) => request[key] !== undefined);
   return submitted(taskId, endpoint, {
     ...modelSent(model),
