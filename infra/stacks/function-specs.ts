@@ -114,7 +114,9 @@ export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> =
   },
   'poll-provider-job': {
     description: 'State PollProviderJob: one poll; store the results when the job is done',
-    timeoutSeconds: 300,
+    // One poll request, then (when done) the result download's retry budget (180 s) and the
+    // upload's (60 s): a slow finish must not be cut short by the function's own timeout.
+    timeoutSeconds: 600,
     memoryMb: 1024,
     table: 'write',
     supabase: true,
