@@ -53,8 +53,15 @@ function matchPath(template: string, path: string): Record<string, string> | und
   return parameters;
 }
 
+/** The path without trailing slashes (a loop: `/\/+$/` is quadratic on a path of many slashes). */
+function withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 1 && path[end - 1] === '/') end--;
+  return path.slice(0, end);
+}
+
 export function matchRoute(method: string, path: string): RouteMatch {
-  const normalised = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const normalised = withoutTrailingSlashes(path);
   const allow: string[] = [];
   for (const route of API_ROUTES) {
     const parameters = matchPath(route.path, normalised);

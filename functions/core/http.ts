@@ -69,11 +69,12 @@ function stateOf(event: object): State {
 }
 
 function lowercaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (value !== undefined) result[key.toLowerCase()] = value;
-  }
-  return result;
+  // fromEntries, not assignment: a header named `__proto__` stays a plain key.
+  return Object.fromEntries(
+    Object.entries(headers ?? {})
+      .filter((entry): entry is [string, string] => entry[1] !== undefined)
+      .map(([key, value]) => [key.toLowerCase(), value]),
+  );
 }
 
 function json(
@@ -113,9 +114,8 @@ export function errorResponse(
   log: Logger,
 ): APIGatewayProxyStructuredResultV2 {
   const headers: Record<string, string> = { 'x-request-id': requestId };
-  if (isBodyParserError(error)) {
-    return json(400, { detail: 'Request body must be valid JSON' }, headers);
-  }
+  const parserError = bodyParserError(error);
+  if (parserError) return json(400, parserError, headers);
   if (error instanceof ValidationError) {
     const body =
       error.issues.length > 0 ? { detail: error.message, errors: error.issues } : { detail: error.message };
@@ -138,10 +138,21 @@ export function errorResponse(
   return json(500, { detail: 'Internal server error' }, headers);
 }
 
-function isBodyParserError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const cause = (error as Error & { cause?: { package?: string } }).cause;
-  return typeof cause === 'object' && cause !== null && cause.package === '@middy/http-json-body-parser';
+/** The answer for an error of @middy/http-json-body-parser: broken JSON, or a forbidden key. */
+function bodyParserError(error: unknown): Record<string, unknown> | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const cause = (error as Error & { cause?: { package?: string; data?: unknown } }).cause;
+  if (typeof cause !== 'object' || cause === null || cause.package !== '@middy/http-json-body-parser')
+    return undefined;
+  if (error.message === 'Forbidden key in JSON body') {
+    // Keys that would change an object's prototype when assigned (`__proto__`, `constructor.prototype`).
+    const key = String(cause.data);
+    return {
+      detail: `Request body must not use the key '${key}'`,
+      errors: [{ field: key, message: 'is not an allowed key' }],
+    };
+  }
+  return { detail: 'Request body must be valid JSON' };
 }
 
 const errorResponder: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
@@ -175,6 +186,137 @@ function apiKeyAuth(
 }
 
 /**
+ * How deep objects and arrays may nest in a request body (`{}` is 1 level). DynamoDB refuses an
+ * attribute nested more than 32 levels (Amazon DynamoDB Developer Guide, "Constraints" →
+ * Attributes, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html,
+ * checked 2026-12); a body field kept as an attribute (registration metadata) is one level below
+ * the body, so within this limit it can always be stored. And code that walks a body recursively
+ * (the idempotency fingerprint, zod) must never meet a depth that overflows the stack. No field
+ * of the API nests more than a few levels.
+ */
+const MAX_BODY_DEPTH = 32;
+/** Deeper than this, a body is refused before parsing: the parser's reviver recurses per level. */
+const MAX_PARSED_DEPTH = 512;
+
+/**
+ * DynamoDB numbers lie between 1e-130 and 9.99…e125 in magnitude (Developer Guide, "Supported
+ * data types", checked 2026-12). A magnitude of 1e126 or more, or one too large for a double
+ * (JSON `1e400` parses as Infinity), has no stored form, so it is refused here with the field's
+ * name rather than failing a write later; tiny magnitudes are stored as 0 (store/dynamo.ts).
+ */
+const MAX_NUMBER_MAGNITUDE = 1e126;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The body as text. API Gateway base64-encodes bodies it does not treat as text (and the local
+ * gateway also bytes that are not UTF-8); those must decode as UTF-8 (RFC 8259 §8.1). A leading
+ * byte order mark is dropped, as RFC 8259 allows parsers to.
+ */
+function bodyText(event: APIGatewayProxyEventV2): string {
+  const { body, isBase64Encoded } = event;
+  if (body === undefined || body === null) return '';
+  if (!isBase64Encoded) return body.startsWith('\uFEFF') ? body.slice(1) : body;
+  try {
+    // TextDecoder drops a leading BOM itself.
+    return utf8.decode(Buffer.from(body, 'base64'));
+  } catch {
+    throw new ValidationError('Request body must be UTF-8 encoded JSON');
+  }
+}
+
+function fieldPath(path: readonly string[]): string {
+  return path.length > 0 ? path.join('.') : 'body';
+}
+
+/**
+ * Checks what every handler relies on before it looks at a parsed body: bounded nesting, no key
+ * that changes an object's prototype when assigned (`__proto__`, or `prototype` under
+ * `constructor`, as merge helpers and zod's record parser assign keys), and numbers DynamoDB can
+ * store. Iterative, so no body can overflow the stack here.
+ */
+function checkBodyShape(body: unknown): void {
+  const pending: { value: unknown; path: string[] }[] = [{ value: body, path: [] }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, path } = next;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value) || Math.abs(value) >= MAX_NUMBER_MAGNITUDE) {
+        const field = fieldPath(path);
+        const message = 'must be a number greater than -1e126 and less than 1e126';
+        throw new ValidationError(`Invalid request: ${field} ${message}`, [{ field, message }]);
+      }
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    // `path` holds one key per enclosing container, so its length is this container's depth - 1.
+    if (path.length + 1 > MAX_BODY_DEPTH) {
+      throw new ValidationError(
+        `Request body must not nest objects and arrays more than ${MAX_BODY_DEPTH} levels deep`,
+        [{ field: fieldPath(path), message: `is nested more than ${MAX_BODY_DEPTH} levels deep` }],
+      );
+    }
+    for (const [key, child] of Object.entries(value)) {
+      const forbidden = key === '__proto__' || (key === 'prototype' && path.at(-1) === 'constructor');
+      if (forbidden) {
+        const field = fieldPath([...path, key]);
+        throw new ValidationError(`Request body must not use the key '${key}' (at ${field})`, [
+          { field, message: 'is not an allowed key' },
+        ]);
+      }
+      pending.push({ value: child, path: [...path, key] });
+    }
+  }
+}
+
+/**
+ * The deepest nesting of `{`/`[` in JSON text, counted without parsing (strings skipped), so a
+ * body nested thousands of levels deep is refused before the parser's reviver, which recurses,
+ * could overflow the stack on it.
+ */
+function textDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 0x5c)
+        index++; // backslash: skip the escaped character
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x7b || code === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (code === 0x7d || code === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/**
+ * Before the JSON parser: the body as UTF-8 text without a BOM, and not nested deeper than the
+ * limit (`bodyText`, `textDepth`).
+ */
+const jsonText: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+  before: (request) => {
+    const event = request.event;
+    if (event.body === undefined || event.body === null) return;
+    const text = bodyText(event);
+    // Bodies within a few times the limit are parsed, so checkBodyShape can name the field.
+    if (textDepth(text) > MAX_PARSED_DEPTH) {
+      throw new ValidationError(
+        `Request body must not nest objects and arrays more than ${MAX_BODY_DEPTH} levels deep`,
+        [{ field: 'body', message: `is nested more than ${MAX_BODY_DEPTH} levels deep` }],
+      );
+    }
+    event.body = text;
+    event.isBase64Encoded = false;
+  },
+};
+
+/** After the JSON parser: the parsed body's shape (`checkBodyShape`). */
+const jsonShape: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+  before: (request) => checkBodyShape(request.event.body),
+};
+
+/**
  * Wraps a business function as an API Gateway (HTTP API, payload 2.0) Lambda handler.
  * Middleware order: request id → error answers → body size → API key → rate limit → JSON, so the
  * key is checked before anything about the request is interpreted.
@@ -188,7 +330,13 @@ export function apiHandler(
     .use(errorResponder)
     .use(bodyLimit);
   if (options.auth) chain.use(apiKeyAuth(options.auth));
-  if (options.jsonBody) chain.use(httpJsonBodyParser({ disableContentTypeCheck: true }));
+  if (options.jsonBody) {
+    // Any content type, as before: clients send JSON without saying so.
+    chain
+      .use(jsonText)
+      .use(httpJsonBodyParser({ disableContentTypeCheck: true }))
+      .use(jsonShape);
+  }
   const handler = chain.handler(async (event) => {
     const state = stateOf(event);
     const result = await fn({

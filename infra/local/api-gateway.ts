@@ -1,5 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { handler as getTaskStatus } from '../../functions/api/get-task-status.ts';
 import { handler as health } from '../../functions/api/health.ts';
@@ -61,19 +62,63 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
     }
     throw error;
   }
-  const method = (request.method ?? 'GET').toUpperCase();
+  const result = await invokeApi({
+    method: request.method ?? 'GET',
+    url,
+    headers: request.headers,
+    body,
+    httpVersion: request.httpVersion,
+    sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+  });
+  const outHeaders: Record<string, string> = {};
+  for (const [key, value] of Object.entries(result.headers ?? {})) outHeaders[key] = String(value);
+  const payload =
+    result.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+  response.writeHead(result.statusCode ?? 200, outHeaders);
+  response.end(payload);
+}
+
+/** One HTTP request as the gateway sees it, once its body has been read. */
+export interface GatewayRequest {
+  method: string;
+  url: URL;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  httpVersion?: string;
+  sourceIp?: string;
+}
+
+/**
+ * Builds the event API Gateway sends for a request and runs the route's handler with it. Also
+ * called directly by tests that send many requests (the same code as over HTTP, minus sockets).
+ */
+export async function invokeApi(request: GatewayRequest): Promise<APIGatewayProxyStructuredResultV2> {
+  const { url, body } = request;
+  const method = request.method.toUpperCase();
   const match = matchRoute(method, url.pathname);
   const handlerName: ApiFunctionName = match.kind === 'route' ? match.route.handler : 'not-found';
   const routeKey = match.kind === 'route' ? `${match.route.method} ${match.route.path}` : '$default';
 
-  const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[key.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  // Built with Object.fromEntries so a header or query parameter named `__proto__` stays a plain
+  // key, as it is in the JSON event API Gateway sends.
+  const headers: Record<string, string> = Object.fromEntries(
+    Object.entries(request.headers)
+      .filter((entry): entry is [string, string | string[]] => entry[1] !== undefined)
+      .map(([key, value]) => [key.toLowerCase(), Array.isArray(value) ? value.join(',') : value]),
+  );
+  const joined = new Map<string, string>();
+  for (const [key, value] of url.searchParams) {
+    const earlier = joined.get(key);
+    joined.set(key, earlier === undefined ? value : `${earlier},${value}`);
   }
-  const query: Record<string, string> = {};
-  for (const [key, value] of url.searchParams)
-    query[key] = query[key] === undefined ? value : `${query[key]},${value}`;
-  const isText = body.length === 0 || TEXT_TYPES.test(headers['content-type'] ?? 'application/json');
+  const query: Record<string, string> = Object.fromEntries(joined);
+  // Text goes as it is, anything else base64-encoded, as API Gateway does. Bytes that are not
+  // UTF-8 go base64-encoded too: decoded as text, each bad byte would become a 3-byte U+FFFD and
+  // a body just under the 1 MiB limit would grow past it (and no longer be what was sent).
+  const isText =
+    body.length === 0 || (TEXT_TYPES.test(headers['content-type'] ?? 'application/json') && isUtf8(body));
   const now = new Date();
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
@@ -81,7 +126,7 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
     rawPath: url.pathname,
     rawQueryString: url.search.replace(/^\?/, ''),
     headers,
-    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(joined.size > 0 ? { queryStringParameters: query } : {}),
     ...(match.kind === 'route' && Object.keys(match.pathParameters).length > 0
       ? { pathParameters: match.pathParameters }
       : {}),
@@ -93,8 +138,8 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
       http: {
         method,
         path: url.pathname,
-        protocol: `HTTP/${request.httpVersion}`,
-        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        protocol: `HTTP/${request.httpVersion ?? '1.1'}`,
+        sourceIp: request.sourceIp ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
@@ -106,13 +151,5 @@ export async function serveApi(request: IncomingMessage, response: ServerRespons
     ...(body.length > 0 ? { body: isText ? body.toString('utf8') : body.toString('base64') } : {}),
     isBase64Encoded: body.length > 0 && !isText,
   };
-  const result = await HANDLERS[handlerName](event, lambdaContext(handlerName));
-  const outHeaders: Record<string, string> = {};
-  for (const [key, value] of Object.entries(result.headers ?? {})) outHeaders[key] = String(value);
-  const payload =
-    result.body === undefined
-      ? Buffer.alloc(0)
-      : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
-  response.writeHead(result.statusCode ?? 200, outHeaders);
-  response.end(payload);
+  return HANDLERS[handlerName](event, lambdaContext(handlerName));
 }

@@ -93,7 +93,14 @@ export function selectProvider(operation: string, body: Record<string, unknown>)
       [{ field: 'provider', message: `is required; one of: ${supported.join(', ')}` }],
     );
   }
-  const name = String(requested);
+  if (typeof requested !== 'string') {
+    // Named here, not by String(): `{"toString": 1}` cannot be converted, `["openai"]` would pass.
+    throw new ValidationError(
+      `Unsupported provider for ${operation}: provider must be a string, not ${jsonTypeName(requested)}. Supported providers: ${supported.join(', ')}`,
+      [{ field: 'provider', message: `must be a string, one of: ${supported.join(', ')}` }],
+    );
+  }
+  const name = requested;
   const entry = providers.get(name);
   if (!entry) {
     throw new ValidationError(
@@ -102,6 +109,12 @@ export function selectProvider(operation: string, body: Record<string, unknown>)
     );
   }
   return entry;
+}
+
+function jsonTypeName(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
 }
 
 /** Looks up the entry a workflow step runs (already validated at submit). */

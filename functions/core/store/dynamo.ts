@@ -33,11 +33,35 @@ export function tableName(): string {
 
 export type Item = Record<string, AttributeValue>;
 
+/**
+ * DynamoDB stores numbers of magnitude 1e-130 to 9.99…e125 with up to 38 significant digits
+ * (Amazon DynamoDB Developer Guide, "Supported data types and naming rules",
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html,
+ * checked 2026-12). A JavaScript number prints with at most 17 significant digits, so only the
+ * range can be exceeded. A magnitude below 1e-130 is stored as 0: it is what such a value rounds to
+ * at DynamoDB's precision, no field of the API gives the difference a meaning, and a client that
+ * sent `strength: 1e-200` expects an accepted request, not an error. Magnitudes of 1e126 and
+ * above, and non-finite values, have no stored form; the HTTP layer refuses them in request bodies
+ * with a 400 naming the field, so meeting one here is a bug and fails loudly.
+ */
+const SMALLEST_STORABLE_MAGNITUDE = 1e-130;
+const LARGEST_STORABLE_MAGNITUDE_EXCLUSIVE = 1e126;
+
+function toNumberString(value: number): string {
+  const magnitude = Math.abs(value);
+  if (!Number.isFinite(value) || magnitude >= LARGEST_STORABLE_MAGNITUDE_EXCLUSIVE) {
+    throw new RangeError(`Cannot store the number ${value} in DynamoDB (magnitude must be below 1e126)`);
+  }
+  // Also turns -0 into 0.
+  if (magnitude < SMALLEST_STORABLE_MAGNITUDE) return '0';
+  return String(value);
+}
+
 export function toAttribute(value: unknown): AttributeValue | undefined {
   if (value === undefined) return undefined;
   if (value === null) return { NULL: true };
   if (typeof value === 'string') return { S: value };
-  if (typeof value === 'number') return { N: String(value) };
+  if (typeof value === 'number') return { N: toNumberString(value) };
   if (typeof value === 'boolean') return { BOOL: value };
   if (Array.isArray(value)) {
     return { L: value.map((entry) => toAttribute(entry) ?? { NULL: true }) };
