@@ -48,6 +48,11 @@ const EnvironmentSchema = z.object({
    */
   IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(30),
   MAX_INPUT_BYTES: positiveInt.default(20 * 1024 * 1024),
+  /**
+   * Multiplies the waits between in-step retries (transient-retry.ts). 1 in every deployment; the
+   * local test stack sets 0 with its zero retry intervals, so tests of retried faults do not sleep.
+   */
+  RETRY_WAIT_SCALE: z.coerce.number().min(0).max(1).default(1),
 });
 
 export type Config = z.infer<typeof EnvironmentSchema> & {

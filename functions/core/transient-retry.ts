@@ -1,3 +1,5 @@
+import { getConfig } from './config.ts';
+
 /**
  * Retrying inside a step: the pieces shared by result downloads, input downloads and result
  * uploads. These run where a state-machine retry would be wrong or too coarse (re-running
@@ -62,7 +64,8 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 export function backoffMs(policy: RetryPolicy, failures: number, retryAfter?: number): number {
   const exponential = Math.min(policy.maxWaitMs, policy.baseMs * 2 ** Math.max(0, failures - 1));
   const jittered = exponential / 2 + (exponential / 2) * retryTiming.random();
-  return Math.round(Math.max(jittered, retryAfter ?? 0) * retryTiming.waitScale);
+  const scale = retryTiming.waitScale * getConfig().RETRY_WAIT_SCALE;
+  return Math.round(Math.max(jittered, retryAfter ?? 0) * scale);
 }
 
 /** Takes a wait computed by backoffMs. */

@@ -23,14 +23,14 @@ import { handler as completeTask } from '../../functions/workflow/complete-task.
 import { handler as failTask } from '../../functions/workflow/fail-task.ts';
 import { handler as markTaskProcessing } from '../../functions/workflow/mark-task-processing.ts';
 import { handler as pollProviderJob } from '../../functions/workflow/poll-provider-job.ts';
-import { handler as processImage } from '../../functions/workflow/process-image.ts';
 import { handler as reconcileExecution } from '../../functions/workflow/reconcile-execution.ts';
 import { handler as recordResultRows } from '../../functions/workflow/record-result-rows.ts';
 import { handler as runProvider } from '../../functions/workflow/run-provider.ts';
 import { handler as submitProviderJob } from '../../functions/workflow/submit-provider-job.ts';
 import { serveApi } from './api-gateway.ts';
 import { LOCAL_STATE_MACHINE_ARN, LocalExecutionRunner } from './execution-runner.ts';
-import { readBody, sendJson, sendWebResponse, toWebRequest } from './http-utils.ts';
+import { answerProtocolErrors, readBody, sendJson, sendWebResponse, toWebRequest } from './http-utils.ts';
+import { ThreadedHandler } from './image-worker.ts';
 import { LocalTables } from './rest-routes.ts';
 import { SANDBOX_PROVIDERS } from './sandbox/providers.ts';
 import { type Fault, SandboxState, sandboxContext } from './sandbox/sandbox.ts';
@@ -45,6 +45,8 @@ import { LocalStorage } from './storage-routes.ts';
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const DEFAULT_REGISTRATION_SECRET = 'local-registration-secret';
 const defaultedVariables = new Set<string>();
+/** How long an idle keep-alive connection stays open: longer than any workflow step may run. */
+export const IDLE_CONNECTION_MS = 10 * 60 * 1000;
 
 export interface LocalStackOptions {
   port?: number;
@@ -58,6 +60,11 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Start unfinished tasks' executions again (default true). */
   resumeUnfinished?: boolean;
+  /**
+   * Awaited once the port is open and before the stack is ready (tests use it to see the
+   * answer a request gets while the stack is still starting).
+   */
+  beforeReady?: (url: string) => Promise<void>;
 }
 
 export interface LocalStack {
@@ -169,13 +176,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const dynamoPort = await listen(dynamo, 0, '127.0.0.1');
 
-  const server = createServer();
+  const server = createServer({ requireHostHeader: false });
+  answerProtocolErrors(server);
+  // The port opens early (its URL is part of the environment set below), so until everything is
+  // ready every request gets a 503 to retry instead of waiting on a server that never answers.
+  let serve: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (serve) return serve(request, response);
+    request.resume();
+    sendJson(response, 503, { detail: 'The local stack is starting; retry shortly' }, { 'retry-after': '1' });
+  });
+  // The image worker downloads its input, is busy decoding for seconds (its timers cannot run),
+  // then uploads on the same pooled connection: with Node's 5 s default this server would have
+  // closed it meanwhile and the upload would fail with a socket error.
+  server.keepAliveTimeout = IDLE_CONNECTION_MS;
   const port = await listen(server, options.port ?? Number(process.env.PORT ?? 8000), host);
   const url = `http://localhost:${port}`;
 
   // Everything the deployed stack injects, pointed at this process.
   const defaults: Record<string, string> = {
     STAGE: 'local',
+    NON_PRODUCTION: 'true',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
@@ -189,6 +210,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       process.env[key] = value;
       defaultedVariables.add(key);
     }
+  }
+  // Zero retry intervals for the state machine mean zero waits for in-step retries too (the
+  // image worker thread shares this environment).
+  if (options.retryIntervalMs === 0) {
+    process.env.RETRY_WAIT_SCALE = '0';
+    defaultedVariables.add('RETRY_WAIT_SCALE');
+  } else if (defaultedVariables.has('RETRY_WAIT_SCALE')) {
+    delete process.env.RETRY_WAIT_SCALE;
+    defaultedVariables.delete('RETRY_WAIT_SCALE');
   }
   for (const [key, value] of Object.entries(options.env ?? {})) {
     process.env[key] = value;
@@ -228,12 +258,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     config.SUPABASE_CONCEPT_IMAGES_TABLE,
     config.SUPABASE_MODELS_TABLE,
   ]);
+  // ProcessImage decodes and re-encodes large images: off the event loop that serves everything.
+  const imageWorker = new ThreadedHandler(
+    new URL('../../functions/workflow/process-image.ts', import.meta.url),
+  );
   const runner = new LocalExecutionRunner({
     definitionFile: join(ROOT, 'state-machines', 'generation.asl.json'),
     handlers: {
       'mark-task-processing': markTaskProcessing,
       'run-provider': runProvider,
-      'process-image': processImage,
+      'process-image': imageWorker.invoke,
       'submit-provider-job': submitProviderJob,
       'poll-provider-job': pollProviderJob,
       'complete-task': completeTask,
@@ -311,10 +345,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await sendWebResponse(response, webResponse);
   }
 
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const target = new URL(request.url ?? '/', url);
+  const handleRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check answers without a body, so it is
+    // off (`requireHostHeader: false`) and made here with a JSON answer.
+    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+      request.resume();
+      sendJson(response, 400, { detail: 'Host header is required' });
+      return;
+    }
+    let target: URL;
+    try {
+      target = new URL(request.url ?? '/', url);
+    } catch {
+      // e.g. `//` or `/\`, which URL parsing reads as a host.
+      request.resume();
+      sendJson(response, 400, { detail: 'Request path is not a valid URL path' });
+      return;
+    }
     const work = (async () => {
-      if (target.pathname.replace(/\/+$/, '') === '/__aws/stepfunctions')
+      if (target.pathname === '/__aws/stepfunctions' || target.pathname === '/__aws/stepfunctions/')
         return runner.serve(request, response);
       if (target.pathname.startsWith('/__sandbox/')) return serveSandbox(request, response, target);
       if (await storage.serve(request, response, target)) return;
@@ -330,7 +379,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger.error('Local host error', { path: target.pathname, error_message: (error as Error).message });
       sendJson(response, 500, { detail: 'Internal server error' });
     });
-  });
+  };
+
+  await options.beforeReady?.(url);
+  serve = handleRequest;
 
   if (options.resumeUnfinished ?? true) {
     // A task left pending/processing by a stop is run again: steps are idempotent and results
@@ -358,6 +410,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       await Promise.race([runner.idle(), new Promise((done) => setTimeout(done, 2000).unref())]);
+      await imageWorker.close();
       resetDynamoClient();
       await new Promise<void>((done) => dynamo.close(() => done()));
     },

@@ -1492,9 +1492,9 @@ describe('OpenAI sandbox: faults and recording', () => {
       baseUrl: context.baseUrl,
       takeFault: () => context.takeFault(),
       record: (request) => context.record(request),
-      hang: (signal) => {
+      hang: (target) => {
         hung();
-        return context.hang(signal);
+        return context.hang(target);
       },
     };
     const controller = new AbortController();

@@ -540,17 +540,35 @@ describe('Recraft sandbox', () => {
     it('hangs on a timeout fault until the client disconnects', async () => {
       const { context, state } = sandbox();
       state.addFault({ timeout: true, times: 1 });
+      let hung: () => void = () => {};
+      const hanging = new Promise<void>((resolve) => {
+        hung = resolve;
+      });
+      const watched: SandboxContext = {
+        ...context,
+        hang: (target) => {
+          hung();
+          return context.hang(target);
+        },
+      };
       const controller = new AbortController();
-      const pending = handle(context, json('generations', { prompt: 'x' }, { signal: controller.signal }));
+      // The test is the client and, like fetch, holds its Request until it gives up (what happens
+      // when nothing holds it is sandbox-hang.test.ts's subject).
+      const request = json('generations', { prompt: 'x' }, { signal: controller.signal });
+      const pending = handle(watched, request);
       let settled = false;
       const done = (): void => {
         settled = true;
       };
       void pending.then(done, done);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // No clock: wait until the simulator is hanging, then let a turn of the event loop pass.
+      await hanging;
+      await new Promise((resolve) => setImmediate(resolve));
       expect(settled).toBe(false);
+      expect(state.requests).toHaveLength(1);
       controller.abort();
-      await expect(pending).rejects.toBeDefined();
+      await expect(pending).rejects.toThrow('client disconnected');
+      expect(request.signal.aborted).toBe(true);
     });
   });
 });

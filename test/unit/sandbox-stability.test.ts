@@ -585,11 +585,23 @@ describe('Stability sandbox', () => {
     it('hangs on a timeout fault until the client disconnects', async () => {
       const { context, state } = sandbox();
       state.addFault({ timeout: true, times: 1 });
-      const controller = new AbortController();
-      const pending = send(context, `${GENERATE}/core`, {
-        parts: [['prompt', 'x']],
-        signal: controller.signal,
+      let hung: () => void = () => {};
+      const hanging = new Promise<void>((resolve) => {
+        hung = resolve;
       });
+      const watched: SandboxContext = {
+        ...context,
+        hang: (target) => {
+          hung();
+          return context.hang(target);
+        },
+      };
+      const controller = new AbortController();
+      // The test is the client and, like fetch, holds its Request until it gives up (what happens
+      // when nothing holds it is sandbox-hang.test.ts's subject).
+      const path = `${GENERATE}/core`;
+      const request = post(path, { parts: [['prompt', 'x']], signal: controller.signal });
+      const pending = stabilitySimulator.handle(request, path, watched);
       let settled = false;
       void pending.then(
         () => {
@@ -599,10 +611,14 @@ describe('Stability sandbox', () => {
           settled = true;
         },
       );
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // No clock: wait until the simulator is hanging, then let a turn of the event loop pass.
+      await hanging;
+      await new Promise((resolve) => setImmediate(resolve));
       expect(settled).toBe(false);
+      expect(state.requests).toHaveLength(1);
       controller.abort();
-      await expect(pending).rejects.toBeDefined();
+      await expect(pending).rejects.toThrow('client disconnected');
+      expect(request.signal.aborted).toBe(true);
     });
   });
 });

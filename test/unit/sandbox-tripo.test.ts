@@ -1266,11 +1266,11 @@ describe('Tripo v3 sandbox', () => {
     it('hangs on a timeout fault until the client goes away', async () => {
       const state = new SandboxState();
       state.addFault({ timeout: true, times: 1 });
-      const signals: AbortSignal[] = [];
+      const targets: (Request | AbortSignal)[] = [];
       const context: SandboxContext = {
         ...sandboxContext(state, BASE_URL),
-        hang: (signal) => {
-          signals.push(signal);
+        hang: (target) => {
+          targets.push(target);
           return Promise.reject(new Error('client disconnected'));
         },
       };
@@ -1282,7 +1282,7 @@ describe('Tripo v3 sandbox', () => {
           context,
         ),
       ).rejects.toThrow('client disconnected');
-      expect(signals).toHaveLength(1);
+      expect(targets).toHaveLength(1);
       expect(tripoCalls().at(-1)).toMatchObject({ endpoint: 'POST /v3/generation/text-to-model', status: 0 });
       // Nothing was created.
       expect(await balance(context)).toEqual({ balance: 10_000, frozen: 0 });

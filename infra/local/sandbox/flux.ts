@@ -538,7 +538,7 @@ export const fluxSimulator: SandboxSimulator = {
     if (key === '') return jsonResponse(403, { detail: 'Not authenticated' });
 
     const fault = context.takeFault();
-    if (fault?.timeout) return context.hang(request.signal);
+    if (fault?.timeout) return context.hang(request);
     if (fault?.status !== undefined) return bflError(fault.status);
     const resultFault = parseResultFault(fault?.outcome);
     const outcome = resultFault

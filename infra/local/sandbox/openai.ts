@@ -37,8 +37,10 @@
  *   (403), `model_shut_down` (the request's model answers `model_not_found` as if it had just been shut
  *   down, with `retiredModelStatus`) and `model_shut_down_400` (the same, always 400).
  *
- * Deliberately stricter than OpenAI in one place: an upload whose declared MIME type disagrees with its
- * bytes is refused (`mimetype_mismatch`), to surface a mislabelled upload rather than paper over it.
+ * Deliberately stricter than OpenAI in two places: an upload whose declared MIME type disagrees with its
+ * bytes is refused (`mimetype_mismatch`), to surface a mislabelled upload rather than paper over it; and
+ * an upload whose header claims more than 50,000,000 pixels is refused (`image_too_large`) before it is
+ * decoded, since OpenAI publishes no pixel limit and the sandbox shares its host with everything else.
  * Not simulated (400 `unsupported_in_sandbox`): streaming (`stream: true`) and 2.6's SVG output
  * (`output_format: "svg"`, the `svg` object). GIFs have one frame; 2.6's animation fields
  * (`frame_count`, `frame_duration_ms`, named only by third-party docs) are unknown parameters here. `/v1/images/variations` (a dall-e-2 endpoint) answers as an unknown URL.
@@ -46,7 +48,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 // The project's codecs, not the provider adapter: jimp can neither read nor write WebP.
 import { decodeImage, encodeImage } from '../../../functions/core/images/codecs.ts';
-import { drawImage, drawPicture, imageSize } from './draw.ts';
+import { readImageSize } from '../../../functions/core/images/formats.ts';
+import { drawImage, drawPicture } from './draw.ts';
 import { encodeGif } from './openai/gif.ts';
 import {
   type Endpoint,
@@ -103,6 +106,19 @@ const MAX_N = 10;
 const MB = 1024 * 1024;
 const IMAGE_MAX_BYTES = 50 * MB;
 const MASK_MAX_BYTES = 4 * MB;
+/**
+ * OpenAI publishes no pixel or side limit for edit inputs (the SDK documents only the file size).
+ * The sandbox refuses uploads whose header claims more than this, with its own code
+ * `image_too_large`, before decoding anything: an upload of a few hundred bytes can claim
+ * 20000 x 20000 pixels, and decoding it would hold gigabytes on the host every service shares.
+ */
+const MAX_INPUT_PIXELS = 50_000_000;
+/**
+ * Uploads up to this size are decoded (a corrupt one is refused, as OpenAI would) and blended into
+ * the result; larger ones shape the result only through its seed, so the sandbox never decodes a
+ * large image on the shared host.
+ */
+const BLEND_MAX_PIXELS = 4 * 1024 * 1024;
 const MAX_INPUT_IMAGES = 16;
 
 // ---- OpenAI's error envelope ----
@@ -583,22 +599,40 @@ interface Upload {
   type: Sniffed;
   width: number;
   height: number;
-  /** The image as PNG or JPEG, which the drawing code can blend in. */
-  drawable: Buffer;
+  /** The image as PNG or JPEG, which the drawing code can blend in; unset for large uploads. */
+  drawable: Buffer | undefined;
 }
 
-/** Dimensions of an upload and a form `drawImage` can read, or undefined when it does not decode. */
+const FORMATS: Record<Sniffed, 'png' | 'jpeg' | 'webp'> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/webp': 'webp',
+};
+
+/**
+ * Dimensions of an upload and a form `drawImage` can read. The size comes from the header and is
+ * checked before any decode; only uploads up to BLEND_MAX_PIXELS are decoded. Undefined when the
+ * header has no size or the image does not decode.
+ */
 async function decodeUpload(
   bytes: Buffer,
   type: Sniffed,
-): Promise<{ width: number; height: number; drawable: Buffer } | undefined> {
-  if (type !== 'image/webp') {
-    const size = await imageSize(bytes);
-    return size && { ...size, drawable: bytes };
+  field: string,
+): Promise<{ width: number; height: number; drawable: Buffer | undefined } | undefined> {
+  const size = readImageSize(bytes, FORMATS[type]);
+  if (!size || !(size.width > 0) || !(size.height > 0)) return undefined;
+  const pixels = size.width * size.height;
+  if (pixels > MAX_INPUT_PIXELS) {
+    throw invalid(
+      `Invalid image file '${field}': the image is ${size.width}x${size.height} (${pixels} pixels); the sandbox takes images of at most ${MAX_INPUT_PIXELS} pixels.`,
+      field,
+      'image_too_large',
+    );
   }
+  if (pixels > BLEND_MAX_PIXELS) return { ...size, drawable: undefined };
   try {
-    const decoded = await decodeImage(bytes);
-    const drawable = await encodeImage(decoded, 'png');
+    const decoded = await decodeImage(bytes, { maxPixels: BLEND_MAX_PIXELS });
+    const drawable = type === 'image/webp' ? await encodeImage(decoded, 'png') : bytes;
     return { width: decoded.width, height: decoded.height, drawable };
   } catch {
     return undefined;
@@ -646,7 +680,7 @@ async function readUpload(
       'mimetype_mismatch',
     );
   }
-  const decoded = await decodeUpload(bytes, real);
+  const decoded = await decodeUpload(bytes, real, field);
   if (!decoded || decoded.width <= 0 || decoded.height <= 0) {
     throw invalid(
       `Invalid image file or mode for '${field}' ('${file.name}'), please check your image file.`,
@@ -1052,20 +1086,6 @@ async function readRecorded(
   }
 }
 
-/**
- * Requests stuck on a `timeout` fault. undici links a Request's signal to its caller's only through a weak
- * reference, so a Request nobody else holds can be collected mid-hang and the abort would never arrive;
- * holding it here until it aborts keeps "hang until the client gives up" true.
- */
-const hangingRequests = new Set<Request>();
-
-function hangUntilAbort(request: Request, context: SandboxContext): Promise<never> {
-  if (request.signal.aborted) return context.hang(request.signal);
-  hangingRequests.add(request);
-  request.signal.addEventListener('abort', () => hangingRequests.delete(request), { once: true });
-  return context.hang(request.signal);
-}
-
 async function serveImages(
   request: Request,
   endpoint: Endpoint,
@@ -1078,7 +1098,7 @@ async function serveImages(
 
   // Faults apply to every authenticated images request, whatever its body.
   const fault: Fault | undefined = context.takeFault();
-  if (fault?.timeout) return hangUntilAbort(request, context);
+  if (fault?.timeout) return context.hang(request);
   const hint = modelHint(read?.recorded.fields ?? {}, endpoint);
   if (fault?.status !== undefined) return errorResponse(statusFault(fault.status, hint, apiKey));
   if (fault?.outcome !== undefined) {

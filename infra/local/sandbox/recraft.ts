@@ -637,7 +637,7 @@ export const recraftSimulator: SandboxSimulator = {
       });
 
     const fault = context.takeFault();
-    if (fault?.timeout) return context.hang(request.signal);
+    if (fault?.timeout) return context.hang(request);
     if (fault?.status !== undefined) return faultResponse(fault.status);
     if (fault?.moderated) {
       return recraftError(

@@ -67,7 +67,7 @@ export async function faultedDownload(
   const here = new URL(request.url);
   switch (fault.kind) {
     case 'stall':
-      return context.hang(request.signal);
+      return context.hang(request);
     case 'redirect': {
       here.searchParams.set('redirected', '1');
       return new Response(null, { status: 302, headers: { location: here.href } });

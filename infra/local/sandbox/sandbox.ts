@@ -40,8 +40,11 @@ export interface SandboxContext {
   takeFault(): Fault | undefined;
   /** Stores a received request for `GET /__sandbox/<provider>/requests`. */
   record(request: RecordedRequest): void;
-  /** Resolves when the client disconnects; a `timeout` fault awaits this. */
-  hang(signal: AbortSignal): Promise<never>;
+  /**
+   * Never resolves; rejects when the client disconnects (a `timeout` fault awaits this). The
+   * Request is held until then, so its abort link survives garbage collection (see `hang` below).
+   */
+  hang(request: Request): Promise<never>;
 }
 
 export interface SandboxSimulator {
@@ -82,6 +85,35 @@ export class SandboxState {
 }
 
 /**
+ * Requests stuck on a `timeout` fault, each held until its hang settles. undici links a Request's
+ * signal to the signal it was created with only through a weak reference (the caller's signal
+ * keeps a listener holding a WeakRef to the Request's own AbortController, and the Request holds
+ * that controller), so when nothing else references the Request, garbage collection can drop the
+ * link mid-hang and the client's abort never arrives. Holding the Request (not just its signal,
+ * which does not reference its controller) keeps "hang until the client gives up" true.
+ */
+const hanging = new Set<Request>();
+
+function hangUntilAbort(target: Request, maxHangMs: number): Promise<never> {
+  const signal = target.signal;
+  // Already gone: no listener, no timer, nothing held.
+  if (signal.aborted) return Promise.reject(new Error('client disconnected'));
+  return new Promise<never>((_resolve, reject) => {
+    const settle = (error: Error): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      hanging.delete(target);
+      reject(error);
+    };
+    const onAbort = (): void => settle(new Error('client disconnected'));
+    const timer = setTimeout(() => settle(new Error('sandbox hang ended')), maxHangMs);
+    timer.unref();
+    hanging.add(target);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
  * The context a simulator gets for one request: faults and records go to `state`; a `timeout`
  * fault hangs until the client disconnects (or `maxHangMs` passes, so nothing leaks forever).
  */
@@ -94,20 +126,7 @@ export function sandboxContext(
     baseUrl,
     takeFault: () => state.takeFault(),
     record: (request) => state.record(request),
-    hang: (signal) =>
-      new Promise<never>((_resolve, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        const timer = setTimeout(() => reject(new Error('sandbox hang ended')), maxHangMs);
-        timer.unref();
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(new Error('client disconnected'));
-          },
-          { once: true },
-        );
-      }),
+    hang: (target) => hangUntilAbort(target, maxHangMs),
   };
 }
 

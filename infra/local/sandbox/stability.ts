@@ -467,7 +467,7 @@ export const stabilitySimulator: SandboxSimulator = {
     }
 
     const fault = context.takeFault();
-    if (fault?.timeout) return context.hang(request.signal);
+    if (fault?.timeout) return context.hang(request);
     if (fault?.status !== undefined) return faultResponse(fault.status, fault.outcome);
     if (fault?.moderated && endpoint.product === 'model') return stabilityError(403);
     const moderated = fault?.moderated === true;

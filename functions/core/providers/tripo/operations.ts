@@ -128,7 +128,11 @@ async function submitTextToModel(
   };
   const connection = await tripoConnection();
   const endpoint = '/generation/text-to-model';
-  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal, run: context });
+  const taskId = await createTask(connection, endpoint, body, {
+    model,
+    signal: context.signal,
+    run: context,
+  });
   return submitted(taskId, endpoint, { ...modelSent(model), ...notSent(request, true) });
 }
 
@@ -206,7 +210,11 @@ async function submitImageToModel(
   const body = multiview
     ? { inputs: present.map(({ view }, index) => ({ [view]: tokens[index] })), ...options }
     : { input: tokens[0], ...options };
-  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal, run: context });
+  const taskId = await createTask(connection, endpoint, body, {
+    model,
+    signal: context.signal,
+    run: context,
+  });
   return submitted(taskId, endpoint, {
     views: present.map(({ view }) => view),
     ...modelSent(model),
@@ -304,7 +312,11 @@ async function submitRefineModel(
     ...pick(request, REFINE_KEYS),
   };
   const endpoint = '/models/texture';
-  const taskId = await createTask(connection, endpoint, body, { model, signal: context.signal, run: context });
+  const taskId = await createTask(connection, endpoint, body, {
+    model,
+    signal: context.signal,
+    run: context,
+  });
   const unsent = REFINE_UNSENT_KEYS.filter((key) => request[key] !== undefined);
   return submitted(taskId, endpoint, {
     ...modelSent(model),

@@ -194,7 +194,7 @@ async function serve(
   if (key === undefined) return tripoError(requestId, 1002);
 
   const fault = context.takeFault();
-  if (fault?.timeout) return context.hang(request.signal);
+  if (fault?.timeout) return context.hang(request);
   if (fault?.status !== undefined) return faultResponse(requestId, { ...fault, status: fault.status });
   const resultFault = parseResultFault(fault?.outcome);
   if (resultFault) queuedEffects.push({ kind: 'result', fault: resultFault });
