@@ -9,6 +9,19 @@ import { getConfig } from '../config.ts';
  */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expires_at' } as const;
 
+/**
+ * A sparse global secondary index of the tasks that are not done yet: a task carries the
+ * `unfinished` attribute (constant value `task`) from its creation until its Supabase rows hold
+ * its final status, so the scheduled reconciler finds tasks stuck `pending`/`processing` and rows
+ * never brought up to date with one Query, oldest `updated_at` first, without a Scan.
+ */
+export const UNFINISHED_INDEX = {
+  name: 'unfinished',
+  partitionKey: 'unfinished',
+  sortKey: 'updated_at',
+  value: 'task',
+} as const;
+
 let client: DynamoDBClient | undefined;
 
 export function dynamoClient(): DynamoDBClient {
