@@ -13,6 +13,14 @@ const booleanFromString = z
   .transform((value) => value === 'true' || value === '1');
 
 const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+
+/**
+ * `TimeoutSeconds` of state-machines/generation.asl.json: no execution runs longer, so a task
+ * `processing` for longer than this has lost its execution. A unit test keeps the two equal (the
+ * ASL is not imported here: every function bundles this module).
+ */
+export const GENERATION_EXECUTION_TIMEOUT_SECONDS = 7200;
 
 const EnvironmentSchema = z.object({
   STAGE: z.string().min(1).default('local'),
@@ -53,6 +61,26 @@ const EnvironmentSchema = z.object({
    * local test stack sets 0 with its zero retry intervals, so tests of retried faults do not sleep.
    */
   RETRY_WAIT_SCALE: z.coerce.number().min(0).max(1).default(1),
+  /** Where the Secrets Manager API is (tests point it at a local server); AWS needs none. */
+  SECRETS_MANAGER_ENDPOINT: z.url().optional(),
+  /**
+   * How long a secret read from Secrets Manager is used before it is read again, so a key put or
+   * rotated after the deploy reaches warm functions within minutes. 0 reads it on every use.
+   */
+  SECRETS_TTL_SECONDS: nonNegativeInt.default(300),
+  /**
+   * The scheduled reconciler (functions/ops/reconcile-stuck-tasks.ts): a task still `pending` this
+   * long after its last change never had its execution started (the submit died between writing
+   * it and StartExecution), so the reconciler starts it.
+   */
+  STUCK_PENDING_SECONDS: nonNegativeInt.default(300),
+  /**
+   * A task still `processing` this long after its last change has outlived any execution (the
+   * state machine's own timeout plus a margin): if its execution is gone, it is failed `internal`.
+   */
+  STUCK_PROCESSING_SECONDS: nonNegativeInt.default(GENERATION_EXECUTION_TIMEOUT_SECONDS + 600),
+  /** A finished task whose Supabase rows still do not show it this long after: written again. */
+  STUCK_ROWS_SECONDS: nonNegativeInt.default(900),
 });
 
 export type Config = z.infer<typeof EnvironmentSchema> & {
@@ -84,6 +112,8 @@ export function resetConfig(): void {
   cached = undefined;
   providerValues.clear();
   secretCache.clear();
+  secretsClient?.destroy();
+  secretsClient = undefined;
 }
 
 const providerValues = new Map<string, string>();
@@ -124,32 +154,98 @@ export function required<T>(value: T | undefined, variable: string): T {
   return value;
 }
 
-const secretCache = new Map<string, Promise<string | undefined>>();
+/**
+ * The initial value the CDK gives each secret only an operator can provide
+ * (infra/constructs/bff-secrets.ts): Secrets Manager needs some value, and this one reads as
+ * "not set" here, like any blank value.
+ */
+export const SECRET_PLACEHOLDER = ' ';
+
+/** Whether a secret's value means "not set": absent, empty or only whitespace (the placeholder). */
+export function isUnsetSecret(value: string | undefined): boolean {
+  return value === undefined || value.trim() === '';
+}
+
+/** The clock of the secret cache; tests move it instead of waiting for the TTL. */
+export const secretTiming = { now: (): number => Date.now() };
+
+interface CachedSecret {
+  /** The read in flight, or the value it gave. */
+  value: Promise<string | undefined>;
+  /** Until when (epoch ms) the value is used without reading it again. */
+  freshUntil: number;
+  /** The last value read, so a failed refresh answers it instead of failing the caller. */
+  lastValue?: string;
+}
+
+const secretCache = new Map<string, CachedSecret>();
 let secretsClient: SecretsManagerClient | undefined;
 
 /**
  * A secret by name: the environment variable itself (local stack, tests), else the Secrets
- * Manager secret whose ARN is in `<NAME>_SECRET_ARN` (AWS), read once per cold start.
- * Undefined when neither is set.
+ * Manager secret whose ARN is in `<NAME>_SECRET_ARN` (AWS). Undefined when neither is set.
+ *
+ * A value read from Secrets Manager is used for SECRETS_TTL_SECONDS and then read again, so a key
+ * put or rotated after the deploy reaches warm functions within minutes. A value that reads as
+ * unset (blank, or the CDK's placeholder) is never kept: the next call reads again, so filling a
+ * blank secret takes effect at once. A failed read is not kept either: the next call tries again,
+ * and meanwhile a refresh that fails answers the last value read (a Secrets Manager hiccup must
+ * not fail work that ran a minute ago with that key). Concurrent calls share one read.
  */
 export function getSecret(name: string): Promise<string | undefined> {
+  const direct = process.env[name];
+  if (direct !== undefined && direct !== '') return Promise.resolve(direct);
+  const arn = process.env[`${name}_SECRET_ARN`];
+  if (!arn) return Promise.resolve(undefined);
   const known = secretCache.get(name);
-  if (known) return known;
-  const promise = readSecret(name);
-  secretCache.set(name, promise);
-  promise.catch(() => secretCache.delete(name));
-  return promise;
+  if (known && secretTiming.now() < known.freshUntil) return known.value;
+  const lastValue = known?.lastValue;
+  const entry: CachedSecret = {
+    value: Promise.resolve(undefined),
+    // Until the read settles, callers share it.
+    freshUntil: Number.POSITIVE_INFINITY,
+    ...(lastValue === undefined ? {} : { lastValue }),
+  };
+  entry.value = readSecret(arn).then(
+    (value) => {
+      // Only the current entry is updated: resetConfig() may have forgotten this read meanwhile.
+      if (secretCache.get(name) !== entry) return value;
+      if (value === undefined) secretCache.delete(name);
+      else {
+        const ttlMs = getConfig().SECRETS_TTL_SECONDS * 1000;
+        secretCache.set(name, {
+          value: entry.value,
+          freshUntil: secretTiming.now() + ttlMs,
+          lastValue: value,
+        });
+      }
+      return value;
+    },
+    (error: unknown) => {
+      if (secretCache.get(name) !== entry) throw error;
+      if (lastValue === undefined) {
+        secretCache.delete(name);
+        throw error;
+      }
+      // Answer the last value, and read again on the next call.
+      secretCache.set(name, { value: Promise.resolve(lastValue), freshUntil: 0, lastValue });
+      return lastValue;
+    },
+  );
+  secretCache.set(name, entry);
+  return entry.value;
 }
 
-async function readSecret(name: string): Promise<string | undefined> {
-  const direct = process.env[name];
-  if (direct !== undefined && direct !== '') return direct;
-  const arn = process.env[`${name}_SECRET_ARN`];
-  if (!arn) return undefined;
-  secretsClient ??= new SecretsManagerClient({ region: getConfig().AWS_REGION });
+async function readSecret(arn: string): Promise<string | undefined> {
+  const config = getConfig();
+  secretsClient ??= new SecretsManagerClient({
+    region: config.AWS_REGION,
+    ...(config.SECRETS_MANAGER_ENDPOINT ? { endpoint: config.SECRETS_MANAGER_ENDPOINT } : {}),
+    // The SDK sets no time limit: a read that hangs would hold every caller sharing it.
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
+  });
   const result = await secretsClient.send(new GetSecretValueCommand({ SecretId: arn }));
-  const value = result.SecretString?.trim();
-  return value === '' ? undefined : value;
+  return isUnsetSecret(result.SecretString) ? undefined : result.SecretString?.trim();
 }
 
 export async function requireSecret(name: string): Promise<string> {

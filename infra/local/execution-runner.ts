@@ -91,6 +91,12 @@ export class LocalExecutionRunner {
   private readonly waitOverrides: Record<string, number> = {};
   private readonly retryOverrides: Record<string, number> = {};
   readonly executions = new Map<string, ExecutionRecord>();
+  /**
+   * Faults of the Step Functions API this runner serves (its network edge, for tests): while an
+   * operation (`StartExecution`, `DescribeExecution`) is listed, each call of it answers AWS's
+   * 500 ServiceUnavailable. Clear the list to end them; `failed` counts the calls answered so.
+   */
+  readonly apiFaults: { operations: string[]; failed: number } = { operations: [], failed: 0 };
 
   constructor(private readonly options: RunnerOptions) {
     const definition = localDefinition(options.definitionFile);
@@ -190,6 +196,12 @@ export class LocalExecutionRunner {
         { __type: type, message },
         { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': type },
       );
+    const operation = target.split('.').pop() ?? '';
+    if (this.apiFaults.operations.includes(operation)) {
+      this.apiFaults.failed += 1;
+      awsError(500, 'ServiceUnavailable', 'Service Unavailable (injected)');
+      return;
+    }
     if (target === 'AWSStepFunctions.StartExecution') {
       if (body.stateMachineArn !== LOCAL_STATE_MACHINE_ARN) {
         awsError(
@@ -200,6 +212,15 @@ export class LocalExecutionRunner {
         return;
       }
       const name = typeof body.name === 'string' ? body.name : crypto.randomUUID();
+      // As AWS answers (AWS Step Functions API Reference, StartExecution `name`,
+      // https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html,
+      // checked 2026-12): a repeated name is accepted only while that execution is open and with
+      // the same input; once it is closed, ExecutionAlreadyExists whatever the input.
+      const existing = this.executions.get(name);
+      if (existing && existing.status !== 'RUNNING') {
+        awsError(400, 'ExecutionAlreadyExists', `Execution Already Exists: '${existing.arn}'`);
+        return;
+      }
       try {
         const record = this.start(name, typeof body.input === 'string' ? body.input : '{}');
         sendJson(

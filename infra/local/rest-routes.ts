@@ -10,9 +10,51 @@ import { headerValue, readBody, sendJson } from './http-utils.ts';
  * JSON under DATA_DIR/tables: upsert (`POST /rest/v1/<table>?on_conflict=a,b` with
  * `Prefer: resolution=merge-duplicates`) and select with `eq.` filters, so supabase-js rows
  * code runs for real and a local user can read the rows the way a Supabase app would.
+ *
+ * Faults, for tests of what happens when the rows cannot be written (like `/__storage/faults`):
+ *   POST   /__tables/faults   {"status": 503, "times": 5, "table": "models"}: the next `times`
+ *                             upserts (default 1; of `table` only, if given) answer `status`
+ *                             (default 503) with PostgREST's error body, writing nothing
+ *   DELETE /__tables/faults   forgets them
  */
 
 type Row = Record<string, unknown>;
+
+/** A scripted failure of upserts (see the route list above). */
+export interface TableFault {
+  status: number;
+  times: number;
+  table?: string;
+}
+
+/** Checks a `POST /__tables/faults` body; a string says what is wrong. */
+export function parseTableFault(body: unknown): TableFault | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'Body must be a JSON object';
+  const input = body as Record<string, unknown>;
+  const unknown = Object.keys(input).filter((key) => !['status', 'times', 'table'].includes(key));
+  if (unknown.length > 0) return `Unknown field ${unknown[0]}; allowed: status, times, table`;
+  const fault: TableFault = { status: 503, times: 1 };
+  if (input.status !== undefined) {
+    if (
+      typeof input.status !== 'number' ||
+      !Number.isInteger(input.status) ||
+      input.status < 400 ||
+      input.status > 599
+    )
+      return 'status must be an HTTP error status between 400 and 599';
+    fault.status = input.status;
+  }
+  if (input.times !== undefined) {
+    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1)
+      return 'times must be an integer >= 1';
+    fault.times = input.times;
+  }
+  if (input.table !== undefined) {
+    if (typeof input.table !== 'string' || input.table === '') return 'table must be a non-empty string';
+    fault.table = input.table;
+  }
+  return fault;
+}
 
 function postgrestError(response: ServerResponse, status: number, code: string, message: string): void {
   sendJson(response, status, { code, message, details: null, hint: null });
@@ -21,6 +63,7 @@ function postgrestError(response: ServerResponse, status: number, code: string, 
 export class LocalTables {
   private readonly tables = new Map<string, Row[]>();
   private writes: Promise<void> = Promise.resolve();
+  private faults: TableFault[] = [];
 
   constructor(
     private readonly root: string,
@@ -65,7 +108,53 @@ export class LocalTables {
     await this.persist(table, rows);
   }
 
+  /** Removes one use of the first fault for an upsert of this table, if any. */
+  private takeFault(table: string): TableFault | undefined {
+    const index = this.faults.findIndex((fault) => fault.table === undefined || fault.table === table);
+    const fault = this.faults[index];
+    if (!fault) return undefined;
+    fault.times -= 1;
+    if (fault.times <= 0) this.faults.splice(index, 1);
+    return fault;
+  }
+
+  private async serveFaults(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const method = (request.method ?? 'GET').toUpperCase();
+    if (method === 'DELETE') {
+      this.faults = [];
+      sendJson(response, 200, { cleared: true });
+      return;
+    }
+    if (method !== 'POST') {
+      sendJson(
+        response,
+        405,
+        { detail: 'Use POST to add a fault or DELETE to clear them' },
+        { allow: 'POST, DELETE' },
+      );
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(request, 64 * 1024)).toString('utf8'));
+    } catch {
+      sendJson(response, 400, { detail: 'Request body must be valid JSON' });
+      return;
+    }
+    const fault = parseTableFault(body);
+    if (typeof fault === 'string') {
+      sendJson(response, 400, { detail: fault });
+      return;
+    }
+    this.faults.push(fault);
+    sendJson(response, 201, { fault });
+  }
+
   async serve(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
+    if (url.pathname.replace(/\/+$/, '') === '/__tables/faults') {
+      await this.serveFaults(request, response);
+      return true;
+    }
     if (!url.pathname.startsWith('/rest/v1/')) return false;
     const table = decodeURIComponent(url.pathname.slice('/rest/v1/'.length));
     if (!this.names.includes(table)) {
@@ -92,6 +181,12 @@ export class LocalTables {
     const authorization = headerValue(request, 'authorization') ?? '';
     if (!/^Bearer\s+\S+/i.test(authorization) && !headerValue(request, 'apikey')) {
       postgrestError(response, 401, 'PGRST301', 'An API key is required');
+      return true;
+    }
+    const fault = this.takeFault(table);
+    if (fault) {
+      request.resume();
+      postgrestError(response, fault.status, 'PGRST000', `Could not write ${table} (injected fault)`);
       return true;
     }
     let body: unknown;

@@ -21,7 +21,10 @@ export interface TestStack extends LocalStack {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-/** A local stack on a free port with its own data folder, Waits and retry intervals at 0. */
+/**
+ * A local stack on a free port with its own data folder, Waits and retry intervals at 0, and the
+ * stuck-task reconciler run only by `reconcileNow()`.
+ */
 export async function startTestStack(
   options: LocalStackOptions & { dataDir?: string } = {},
 ): Promise<TestStack> {
@@ -31,6 +34,8 @@ export async function startTestStack(
     port: 0,
     waitMs: 0,
     retryIntervalMs: 0,
+    // No scheduled reconciler runs: a test that wants one calls reconcileNow().
+    reconcileIntervalMs: 0,
     ...options,
     dataDir,
     env: { PROVIDER_TIMEOUT_SECONDS: '30', LOG_LEVEL: 'silent', ...options.env },

@@ -1,7 +1,7 @@
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { getConfig, required, requireSecret } from '../config.ts';
 
-let client: Promise<SupabaseClient> | undefined;
+let cached: { url: string; key: string; client: SupabaseClient } | undefined;
 
 /**
  * supabase-js sets no time limit of its own, so a hung upload would wait for the step's Lambda
@@ -15,22 +15,22 @@ const fetchWithTimeout: typeof fetch = (input, init) => {
   return fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
 };
 
-/** One supabase-js client per cold start, with the service key (server-side only). */
-export function supabaseClient(): Promise<SupabaseClient> {
-  client ??= (async () => {
-    const url = required(getConfig().SUPABASE_URL, 'SUPABASE_URL');
-    const serviceKey = await requireSecret('SUPABASE_SERVICE_KEY');
-    return createClient(url, serviceKey, {
-      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-      global: { fetch: fetchWithTimeout },
-    });
-  })();
-  client.catch(() => {
-    client = undefined;
+/**
+ * The supabase-js client with the service key (server-side only), rebuilt when the key changes:
+ * secrets are re-read after their TTL (config.ts), so a rotated key is used within minutes.
+ */
+export async function supabaseClient(): Promise<SupabaseClient> {
+  const url = required(getConfig().SUPABASE_URL, 'SUPABASE_URL');
+  const key = await requireSecret('SUPABASE_SERVICE_KEY');
+  if (cached?.url === url && cached.key === key) return cached.client;
+  const client = createClient(url, key, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    global: { fetch: fetchWithTimeout },
   });
+  cached = { url, key, client };
   return client;
 }
 
 export function resetSupabaseClient(): void {
-  client = undefined;
+  cached = undefined;
 }

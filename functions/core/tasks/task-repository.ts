@@ -1,4 +1,10 @@
-import { GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { getConfig } from '../config.ts';
 import {
   dynamoClient,
@@ -9,6 +15,7 @@ import {
   tableName,
   toAttribute,
   toItem,
+  UNFINISHED_INDEX,
 } from '../store/dynamo.ts';
 import { type StoredAsset, type Task, TaskSchema } from './task.ts';
 
@@ -25,6 +32,17 @@ const taskKey = (tenantId: string, jobId: string) => ({
 });
 
 const UNFINISHED = { ':pending': { S: 'pending' }, ':processing': { S: 'processing' } };
+const FINISHED = { ':complete': { S: 'complete' }, ':failed': { S: 'failed' } };
+
+/** Which tasks a stuck-task query asks for: by status, last changed before `before` (ISO time). */
+export interface StuckQuery {
+  statuses: Task['status'][];
+  before: string;
+  /** Stops after this many tasks (the caller's share of a bounded run). */
+  limit: number;
+  /** Asked before each page: true ends the query (the caller's time is up). */
+  shouldStop?: () => boolean;
+}
 
 function retentionExpiry(): number {
   return nowEpochSeconds() + getConfig().TASK_RETENTION_DAYS * 86_400;
@@ -41,7 +59,13 @@ export const taskRepository = {
       await dynamoClient().send(
         new PutItemCommand({
           TableName: tableName(),
-          Item: { ...taskKey(task.tenant_id, task.job_id), ...toItem(record), entity: { S: 'task' } },
+          Item: {
+            ...taskKey(task.tenant_id, task.job_id),
+            ...toItem(record),
+            entity: { S: 'task' },
+            // In the index of unfinished tasks until its rows hold its final status.
+            [UNFINISHED_INDEX.partitionKey]: { S: UNFINISHED_INDEX.value },
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -187,6 +211,67 @@ export const taskRepository = {
         ':expires': { N: String(retentionExpiry()) },
       },
     });
+  },
+
+  /**
+   * Takes a finished task out of the index of unfinished tasks, once its Supabase rows hold its
+   * final status; false when the task is not finished (or gone). `updated_at` stays: it is the
+   * time of the task's last change, which the rows mirror.
+   */
+  async markRowsRecorded(tenantId: string, jobId: string): Promise<boolean> {
+    return conditionalUpdate(tenantId, jobId, {
+      update: 'REMOVE #unfinished',
+      condition: '#status IN (:complete, :failed)',
+      names: { '#status': 'status', '#unfinished': UNFINISHED_INDEX.partitionKey },
+      values: FINISHED,
+    });
+  },
+
+  /**
+   * Tasks in the index of unfinished tasks with one of `statuses`, last changed before `before`,
+   * oldest first, page by page (each page at most 100 items read), at most `limit` of them. The
+   * index is sparse (only tasks not done yet), and its sort key is `updated_at`, so only the age
+   * is a key condition; the status is a filter (DynamoDB refuses key attributes in a filter).
+   */
+  async *findStuck(query: StuckQuery): AsyncGenerator<Task> {
+    if (query.limit <= 0 || query.statuses.length === 0) return;
+    const statusValues = Object.fromEntries(
+      query.statuses.map((status, index) => [`:s${index}`, { S: status }]),
+    );
+    let found = 0;
+    let startKey: Record<string, NonNullable<ReturnType<typeof toAttribute>>> | undefined;
+    do {
+      if (query.shouldStop?.()) return;
+      const page = await dynamoClient().send(
+        new QueryCommand({
+          TableName: tableName(),
+          IndexName: UNFINISHED_INDEX.name,
+          KeyConditionExpression: '#unfinished = :task AND #updated < :before',
+          FilterExpression: `#status IN (${Object.keys(statusValues).join(', ')})`,
+          ExpressionAttributeNames: {
+            '#unfinished': UNFINISHED_INDEX.partitionKey,
+            '#updated': UNFINISHED_INDEX.sortKey,
+            '#status': 'status',
+          },
+          ExpressionAttributeValues: {
+            ':task': { S: UNFINISHED_INDEX.value },
+            ':before': { S: query.before },
+            ...statusValues,
+          },
+          ScanIndexForward: true,
+          Limit: 100,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const record = fromItem(item);
+        if (isExpired(record)) continue;
+        yield TaskSchema.parse(record);
+        found += 1;
+        if (found >= query.limit) return;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
   },
 
   /** Unfinished tasks of every tenant; used by the local host to resume work after a restart. */

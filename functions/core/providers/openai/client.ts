@@ -7,28 +7,29 @@ import { openaiSettings } from './settings.ts';
 
 export const OPENAI_LABEL = openaiSettings.label;
 
-let client: Promise<OpenAI> | undefined;
+/** The client and the key it was built with. */
+let client: { key: string; instance: OpenAI } | undefined;
 
 /**
  * The official SDK, with its own retries off: the state machine owns retrying (with backoff and
  * a record of each attempt), so a Lambda never sleeps between attempts. Its HTTP goes through
- * the providers' fetch, so adapter tests can inject recorded answers.
+ * the providers' fetch, so adapter tests can inject recorded answers. The key is looked up on
+ * every call (config.ts keeps it for SECRETS_TTL_SECONDS) and the client is built again when it
+ * changed, so a rotated key is used within minutes, without a cold start.
  */
-export function openaiClient(): Promise<OpenAI> {
-  client ??= (async () => {
-    const config = getConfig();
-    return new OpenAI({
-      apiKey: await requireSecret(openaiSettings.keyEnv),
-      baseURL: providerBaseUrl(openaiSettings),
-      timeout: config.PROVIDER_TIMEOUT_SECONDS * 1000,
-      maxRetries: 0,
-      fetch: currentFetch,
-    });
-  })();
-  client.catch(() => {
-    client = undefined;
+export async function openaiClient(): Promise<OpenAI> {
+  const key = await requireSecret(openaiSettings.keyEnv);
+  if (client?.key === key) return client.instance;
+  const config = getConfig();
+  const instance = new OpenAI({
+    apiKey: key,
+    baseURL: providerBaseUrl(openaiSettings),
+    timeout: config.PROVIDER_TIMEOUT_SECONDS * 1000,
+    maxRetries: 0,
+    fetch: currentFetch,
   });
-  return client;
+  client = { key, instance };
+  return instance;
 }
 
 export function resetOpenaiClient(): void {
