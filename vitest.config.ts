@@ -6,6 +6,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 180_000,
     hookTimeout: 120_000,
-    env: { LOG_LEVEL: 'silent' },
+    env: { LOG_LEVEL: 'silent', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { redactSecretValue } from './observability/redaction.ts';
 import type { ModelSetting, ProviderSettings } from './providers/provider-settings.ts';
 
 /**
@@ -245,7 +246,11 @@ async function readSecret(arn: string): Promise<string | undefined> {
     requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
   });
   const result = await secretsClient.send(new GetSecretValueCommand({ SecretId: arn }));
-  return isUnsetSecret(result.SecretString) ? undefined : result.SecretString?.trim();
+  if (isUnsetSecret(result.SecretString)) return undefined;
+  const value = result.SecretString?.trim();
+  // Never in the environment, so the log scrubber learns it here (observability/redaction.ts).
+  redactSecretValue(value);
+  return value;
 }
 
 export async function requireSecret(name: string): Promise<string> {

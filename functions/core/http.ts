@@ -12,7 +12,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from './errors.ts';
-import { describeError, type Logger, logger } from './logger.ts';
+import { describeError, invocationLogger, type Logger, logger } from './logger.ts';
 
 /**
  * The one place where errors become HTTP answers (contract §1: every error body is
@@ -91,13 +91,7 @@ function json(
 
 const requestContext: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
   before: (request) => {
-    const event = request.event;
-    event.headers = lowercaseHeaders(event.headers);
-    const requestId = event.requestContext?.requestId || randomUUID();
-    states.set(event, {
-      requestId,
-      log: logger.child({ request_id: requestId, route: event.routeKey }),
-    });
+    request.event.headers = lowercaseHeaders(request.event.headers);
   },
   after: (request) => {
     const { requestId } = stateOf(request.event);
@@ -179,7 +173,8 @@ function apiKeyAuth(
       const state = stateOf(request.event);
       const tenant = await authenticate(request.event.headers['x-api-key']);
       state.tenant = tenant;
-      state.log = state.log.child({ tenant_id: tenant.tenant_id });
+      // Every later line of this request, in any module, names the tenant.
+      state.log.appendKeys({ tenant_id: tenant.tenant_id });
       await enforceRateLimit(tenant.tenant_id, bucket);
     },
   };
@@ -351,7 +346,21 @@ export function apiHandler(
     });
     return json(result.statusCode, result.body ?? null, result.headers);
   });
-  return (event, context) => handler(event, context);
+  return (event, context) => {
+    // One logger per invocation, made before the middleware runs so that everything logged while
+    // it runs (the key check, the error answer) carries the request: API Gateway's request id
+    // (answered as x-request-id), the route, and from the Lambda context its request id and
+    // cold start flag.
+    const requestId = event.requestContext?.requestId || randomUUID();
+    const log = invocationLogger(context, { request_id: requestId, route: event.routeKey });
+    states.set(event, { requestId, log });
+    const started = Date.now();
+    return log.run(async () => {
+      const response = await handler(event, context);
+      log.debug('Request answered', { status: response.statusCode, duration_ms: Date.now() - started });
+      return response;
+    });
+  };
 }
 
 /** The tenant of an authenticated request (routes wrapped with `auth`). */

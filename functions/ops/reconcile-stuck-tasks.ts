@@ -1,5 +1,6 @@
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { describeError, logger } from '../core/logger.ts';
+import { describeError, invocationLogger, logger } from '../core/logger.ts';
 import { type ReconcileReport, reconcileStuckTasks } from '../core/tasks/reconcile.ts';
 
 /**
@@ -15,12 +16,10 @@ const ScheduledEventSchema = z.looseObject({
   time: z.string().optional(),
 });
 
-/** The part of the Lambda context the run uses: how long it may still take. */
-interface RunContext {
-  getRemainingTimeInMillis(): number;
-}
+export const handler = async (event: unknown, context?: Context): Promise<ReconcileReport> =>
+  invocationLogger(context, { step: 'ReconcileStuckTasks' }).run(() => reconcile(event, context));
 
-export const handler = async (event: unknown, context?: RunContext): Promise<ReconcileReport> => {
+async function reconcile(event: unknown, context: Context | undefined): Promise<ReconcileReport> {
   const parsed = ScheduledEventSchema.safeParse(event);
   if (!parsed.success) logger.warn('Unexpected reconciler event; running anyway');
   const started = Date.now();
@@ -46,4 +45,4 @@ export const handler = async (event: unknown, context?: RunContext): Promise<Rec
     logger.error('Stuck-task reconciliation failed', describeError(error));
     throw error;
   }
-};
+}

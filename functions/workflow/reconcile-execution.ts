@@ -1,5 +1,7 @@
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { logger } from '../core/logger.ts';
+import { invocationLogger, logger } from '../core/logger.ts';
+import { countTaskFailure } from '../core/observability/metrics.ts';
 import { TaskRefSchema } from '../core/tasks/task.ts';
 import { taskRepository } from '../core/tasks/task-repository.ts';
 import { recordResultRows } from '../core/workflow/steps.ts';
@@ -24,7 +26,10 @@ const MESSAGES: Record<string, string> = {
   FAILED: 'The task failed because of an internal error; retrying may help',
 };
 
-export const handler = async (event: unknown): Promise<void> => {
+export const handler = (event: unknown, context?: Context): Promise<void> =>
+  invocationLogger(context, { step: 'ReconcileExecution' }).run(() => reconcile(event));
+
+async function reconcile(event: unknown): Promise<void> {
   const { detail } = ExecutionEventSchema.parse(event);
   const message = MESSAGES[detail.status];
   if (!message || !detail.input) return;
@@ -36,6 +41,9 @@ export const handler = async (event: unknown): Promise<void> => {
   const code = detail.status === 'TIMED_OUT' ? 'provider_timeout' : 'internal';
   const changed = await taskRepository.markFailed(task.data.tenant_id, task.data.job_id, message, code);
   if (changed) {
+    // FailTask did not run for this task, so it is counted here (an ABORTED or FAILED execution
+    // is the service's fault: ServiceFailure).
+    countTaskFailure(task.data, code);
     logger.warn('Task failed by execution reconciliation', {
       job_id: task.data.job_id,
       status: detail.status,
@@ -44,4 +52,4 @@ export const handler = async (event: unknown): Promise<void> => {
       logger.warn('Rows not updated after reconciliation', { error_message: (error as Error).message }),
     );
   }
-};
+}

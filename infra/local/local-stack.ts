@@ -1,14 +1,17 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand,
+  DeleteTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   PutItemCommand,
   ResourceNotFoundException,
+  ScanCommand,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { TEST_API_KEY, testKeyItem } from '../../functions/core/auth/api-keys.ts';
@@ -17,8 +20,16 @@ import { resetSfnClient } from '../../functions/core/executions/execution-starte
 import { logger } from '../../functions/core/logger.ts';
 import { resetOpenaiClient } from '../../functions/core/providers/openai/client.ts';
 import { resetSupabaseClient } from '../../functions/core/storage/supabase.ts';
-import { resetDynamoClient, TABLE_KEYS, toItem } from '../../functions/core/store/dynamo.ts';
+import {
+  type Item,
+  resetDynamoClient,
+  TABLE_KEYS,
+  toItem,
+  UNFINISHED_INDEX,
+} from '../../functions/core/store/dynamo.ts';
+import type { ReconcileReport } from '../../functions/core/tasks/reconcile.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
+import { handler as reconcileStuckTasks } from '../../functions/ops/reconcile-stuck-tasks.ts';
 import { handler as completeTask } from '../../functions/workflow/complete-task.ts';
 import { handler as failTask } from '../../functions/workflow/fail-task.ts';
 import { handler as markTaskProcessing } from '../../functions/workflow/mark-task-processing.ts';
@@ -61,6 +72,11 @@ export interface LocalStackOptions {
   /** Start unfinished tasks' executions again (default true). */
   resumeUnfinished?: boolean;
   /**
+   * Milliseconds between runs of the stuck-task reconciler, as the deployed schedule runs it
+   * every 5 minutes (default 60000; 0 turns the runs off: tests call `reconcileNow()`).
+   */
+  reconcileIntervalMs?: number;
+  /**
    * Awaited once the port is open and before the stack is ready (tests use it to see the
    * answer a request gets while the stack is still starting).
    */
@@ -77,6 +93,8 @@ export interface LocalStack {
   configured: string[];
   runner: LocalExecutionRunner;
   sandboxes: Map<string, SandboxState>;
+  /** Runs the stuck-task reconciler once, after any run in progress; resolves with what it did. */
+  reconcileNow(): Promise<ReconcileReport>;
   close(): Promise<void>;
 }
 
@@ -87,24 +105,85 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
-async function tableStatus(client: DynamoDBClient, tableName: string): Promise<string | undefined> {
+async function describeTable(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<TableDescription | undefined> {
   try {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return Table?.TableStatus;
+    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
   } catch (error) {
     if (error instanceof ResourceNotFoundException) return undefined;
     throw error;
   }
 }
 
-/** Creates the table if needed and waits until it is ACTIVE (dynalite activates it asynchronously). */
-async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  if ((await tableStatus(client, tableName)) === undefined) await createTable(client, tableName);
+const hasUnfinishedIndex = (table: TableDescription | undefined): boolean =>
+  (table?.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === UNFINISHED_INDEX.name);
+
+/** Waits until the table and its indexes are ACTIVE (dynalite activates them asynchronously). */
+async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    if ((await tableStatus(client, tableName)) === 'ACTIVE') return;
+    const table = await describeTable(client, tableName);
+    const indexes = table?.GlobalSecondaryIndexes ?? [];
+    if (table?.TableStatus === 'ACTIVE' && indexes.every((index) => index.IndexStatus === 'ACTIVE')) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`The local DynamoDB table ${tableName} did not become ACTIVE`);
+}
+
+/**
+ * Creates the table (with the index of unfinished tasks) if needed and waits until it is ACTIVE.
+ * A table made before that index existed gets it by a rebuild: dynalite accepts UpdateTable's
+ * `GlobalSecondaryIndexUpdates` but ignores them (checked with dynalite 4.0.0), so its items are
+ * copied out (to `backupFile` first, so a stop midway loses nothing: the next start finishes the
+ * copy), the table is made again with the index, and the items are written back.
+ */
+async function ensureTable(client: DynamoDBClient, tableName: string, backupFile: string): Promise<void> {
+  const table = await describeTable(client, tableName);
+  if (table === undefined) await createTable(client, tableName);
+  else if (!hasUnfinishedIndex(table)) {
+    await waitUntilActive(client, tableName);
+    // A backup already there is the complete copy a stopped rebuild made: the table may be partial.
+    if (!existsSync(backupFile)) {
+      const temporary = `${backupFile}.tmp`;
+      writeFileSync(temporary, JSON.stringify(await scanAll(client, tableName)));
+      renameSync(temporary, backupFile);
+    }
+    await client.send(new DeleteTableCommand({ TableName: tableName }));
+    for (let attempt = 0; (await describeTable(client, tableName)) !== undefined; attempt++) {
+      if (attempt >= 200) throw new Error(`The local DynamoDB table ${tableName} was not deleted`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await createTable(client, tableName);
+  }
+  await waitUntilActive(client, tableName);
+  if (existsSync(backupFile)) {
+    const items = JSON.parse(readFileSync(backupFile, 'utf8')) as Item[];
+    for (const item of items) {
+      await client.send(new PutItemCommand({ TableName: tableName, Item: withUnfinishedMark(item) }));
+    }
+    rmSync(backupFile);
+  }
+}
+
+/** A task not done yet joins the index (tasks written before it existed lack the attribute). */
+function withUnfinishedMark(item: Item): Item {
+  const status = item.status?.S;
+  if (item.entity?.S !== 'task' || (status !== 'pending' && status !== 'processing')) return item;
+  return { ...item, [UNFINISHED_INDEX.partitionKey]: { S: UNFINISHED_INDEX.value } };
+}
+
+async function scanAll(client: DynamoDBClient, tableName: string): Promise<Item[]> {
+  const items: Item[] = [];
+  let startKey: Item | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: tableName, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
 }
 
 async function createTable(client: DynamoDBClient, tableName: string): Promise<void> {
@@ -115,10 +194,22 @@ async function createTable(client: DynamoDBClient, tableName: string): Promise<v
       AttributeDefinitions: [
         { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
         { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
+        { AttributeName: UNFINISHED_INDEX.partitionKey, AttributeType: 'S' },
+        { AttributeName: UNFINISHED_INDEX.sortKey, AttributeType: 'S' },
       ],
       KeySchema: [
         { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
         { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: UNFINISHED_INDEX.name,
+          KeySchema: [
+            { AttributeName: UNFINISHED_INDEX.partitionKey, KeyType: 'HASH' },
+            { AttributeName: UNFINISHED_INDEX.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
       ],
     }),
   );
@@ -203,6 +294,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     SUPABASE_URL: url,
     SUPABASE_SERVICE_KEY: 'local-service-key',
     REGISTRATION_SECRET: DEFAULT_REGISTRATION_SECRET,
+    POWERTOOLS_METRICS_DISABLED: 'true',
   };
   for (const [key, value] of Object.entries(defaults)) {
     // A default this process set earlier (a previous stack on another port) is replaced too.
@@ -247,7 +339,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const config = getConfig();
 
   const client = new DynamoDBClient({ region: config.AWS_REGION, endpoint: process.env.DYNAMODB_ENDPOINT });
-  await ensureTable(client, config.TABLE_NAME);
+  await ensureTable(client, config.TABLE_NAME, join(dataDir, 'dynamodb-rebuild.json'));
   if (config.testKeyEnabled) {
     await client.send(new PutItemCommand({ TableName: config.TABLE_NAME, Item: toItem(testKeyItem()) }));
   }
@@ -396,6 +488,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
   }
 
+  // The deployed stack runs the reconciler on a schedule; here an unref'd interval runs it (a run
+  // still going is not joined by another), and reconcileNow() runs it on demand after any run.
+  let lastRun: Promise<unknown> = Promise.resolve();
+  let running = false;
+  const reconcileNow = (): Promise<ReconcileReport> => {
+    const run = lastRun.then(async () => {
+      running = true;
+      try {
+        return await reconcileStuckTasks({ source: 'local', 'detail-type': 'Scheduled Event' });
+      } finally {
+        running = false;
+      }
+    });
+    lastRun = run.catch(() => undefined);
+    return run;
+  };
+  const reconcileIntervalMs = options.reconcileIntervalMs ?? 60_000;
+  const reconcileTimer =
+    reconcileIntervalMs > 0
+      ? setInterval(() => {
+          if (running) return;
+          reconcileNow().catch((error: unknown) =>
+            logger.error('Stuck-task reconciliation failed', { error_message: (error as Error).message }),
+          );
+        }, reconcileIntervalMs).unref()
+      : undefined;
+
   return {
     url,
     port,
@@ -406,7 +525,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     configured,
     runner,
     sandboxes,
+    reconcileNow,
     async close() {
+      clearInterval(reconcileTimer);
+      await Promise.race([lastRun, new Promise((done) => setTimeout(done, 2000).unref())]);
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
       await Promise.race([runner.idle(), new Promise((done) => setTimeout(done, 2000).unref())]);

@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { describeError, logger } from '../logger.ts';
 
 /**
  * Business metrics as CloudWatch embedded metric format (EMF) lines, through Powertools for AWS
@@ -46,8 +47,16 @@ function instance(): Metrics {
 }
 
 /**
+ * Powertools drops a dimension whose value is empty, which would file the metric under another
+ * dimension set than the alarms and the dashboard read; it is kept, as `unknown`.
+ */
+const UNKNOWN_DIMENSION = 'unknown';
+
+/**
  * Writes one metric now, with exactly these dimensions (plus `service`). Off where
- * POWERTOOLS_METRICS_DISABLED is true (tests and the local stack set it unless asked otherwise).
+ * POWERTOOLS_METRICS_DISABLED is true (tests and the local stack set it unless asked otherwise);
+ * read per metric, so the environment at the time decides. A metric that cannot be written is
+ * logged and never fails the work it measures.
  */
 export function putMetric(
   name: MetricName,
@@ -55,10 +64,32 @@ export function putMetric(
   value = 1,
   unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
 ): void {
-  const single = instance().singleMetric();
-  for (const [key, entry] of Object.entries(dimensions)) single.addDimension(key, entry);
-  single.addMetric(name, unit, value);
-  single.publishStoredMetrics();
+  try {
+    // Powertools takes NaN and Infinity, which CloudWatch cannot store: the line would be lost.
+    if (!Number.isFinite(value)) throw new RangeError(`${name} must be a finite number, not ${value}`);
+    const single = instance().singleMetric();
+    for (const [key, entry] of Object.entries(dimensions)) {
+      single.addDimension(key, entry.trim() === '' ? UNKNOWN_DIMENSION : entry);
+    }
+    // A single metric is written by addMetric itself (a second publish would only warn).
+    single.addMetric(name, unit, value);
+  } catch (error) {
+    logger.warn('Metric not written', { metric: name, ...describeError(error) });
+  }
+}
+
+/**
+ * The error codes that are the service's fault, not the client's: an internal error, or a
+ * provider or Storage still unavailable after the retries (Storage failures carry
+ * `provider_unavailable`, errors.ts). Moderation, bad input, a provider's refusal and a provider's
+ * timeout are not.
+ */
+export const SERVICE_FAILURE_CODES: ReadonlySet<string> = new Set(['internal', 'provider_unavailable']);
+
+/** A task that ended failed: TaskFailed by error code, and ServiceFailure when it is the service's fault. */
+export function countTaskFailure(task: { operation: string; provider: string }, errorCode: string): void {
+  putMetric(METRIC.TaskFailed, { operation: task.operation, provider: task.provider, error_code: errorCode });
+  if (SERVICE_FAILURE_CODES.has(errorCode)) putMetric(METRIC.ServiceFailure, {});
 }
 
 export { MetricUnit };

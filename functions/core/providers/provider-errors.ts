@@ -5,6 +5,7 @@ import {
   ProviderTimeoutError,
   ProviderUnavailableError,
 } from '../errors.ts';
+import { redactText } from '../observability/redaction.ts';
 
 /**
  * Retryability from the HTTP status, the same rule for every provider: 408/429/5xx are worth
@@ -57,7 +58,11 @@ export function connectionError(provider: string, cause: unknown): ProviderUnava
   );
 }
 
+/**
+ * A provider's words as shown to the client (the task's `error`): scrubbed first, since a provider
+ * or a proxy may quote the request back, key and input included.
+ */
 function truncate(text: string, max = 300): string {
-  const single = text.replace(/\s+/g, ' ').trim();
+  const single = redactText(text).replace(/\s+/g, ' ').trim();
   return single.length > max ? `${single.slice(0, max)}…` : single;
 }

@@ -1,7 +1,7 @@
 import { getConfig } from '../config.ts';
 import { describeTaskExecution, type ExecutionStatus, taskRefOf } from '../executions/execution-starter.ts';
 import { describeError, logger } from '../logger.ts';
-import { METRIC, putMetric } from '../observability/metrics.ts';
+import { countTaskFailure, METRIC, putMetric } from '../observability/metrics.ts';
 import { recordResultRows } from '../workflow/steps.ts';
 import type { Task } from './task.ts';
 import { taskRepository } from './task-repository.ts';
@@ -138,12 +138,7 @@ async function failUnfinished(task: Task, message: string): Promise<StuckOutcome
   const changed = await taskRepository.markFailed(task.tenant_id, task.job_id, message, 'internal');
   // Finished meanwhile by its own workflow: that result stands.
   if (!changed) return 'left';
-  putMetric(METRIC.TaskFailed, {
-    operation: task.operation,
-    provider: task.provider,
-    error_code: 'internal',
-  });
-  putMetric(METRIC.ServiceFailure, {});
+  countTaskFailure(task, 'internal');
   await recordResultRows(taskRefOf(task)).catch((error: unknown) =>
     logger.warn('Rows of a reconciled task not written; a later run writes them', {
       job_id: task.job_id,

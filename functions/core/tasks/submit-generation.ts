@@ -3,6 +3,7 @@ import { getConfig } from '../config.ts';
 import { ConflictError, ServiceUnavailableError } from '../errors.ts';
 import { startTaskExecution } from '../executions/execution-starter.ts';
 import { describeError, type Logger } from '../logger.ts';
+import { countTaskFailure, METRIC, putMetric } from '../observability/metrics.ts';
 import { validateGeneration } from '../operations/validate-request.ts';
 import { rowsForTask, tableFor, upsertRowsBestEffort } from '../storage/result-rows.ts';
 import { nowEpochSeconds } from '../store/dynamo.ts';
@@ -47,6 +48,8 @@ export async function submitGeneration(input: {
 }): Promise<SubmitResult> {
   const { tenant, operation, body, log } = input;
   const { entry, clientTaskId, params } = validateGeneration(operation, body);
+  // Every later line of this request names what it asks for.
+  log.appendKeys({ operation, provider: entry.provider });
   const jobId = newJobId(clientTaskId);
   const idempotencyKey =
     input.idempotencyKey === undefined ? undefined : validateIdempotencyKey(input.idempotencyKey);
@@ -71,6 +74,7 @@ export async function submitGeneration(input: {
     if (repeat) return { statusCode: 200, body: acceptedBody(repeat, clientTaskId) };
   }
 
+  log.appendKeys({ job_id: jobId });
   // The claim and the task succeed together or the claim is given back: a repeat must never get
   // a job id that does not exist.
   try {
@@ -91,11 +95,16 @@ export async function submitGeneration(input: {
     log.error('Could not start the workflow', { job_id: jobId, ...describeError(error) });
     await taskRepository
       .markFailed(tenant.tenant_id, jobId, 'The task could not be started; retrying may help', 'internal')
+      .then((failed) => {
+        // The service's fault (the alarm's ServiceFailure), though the client was answered 503.
+        if (failed) countTaskFailure(ref, 'internal');
+      })
       .catch((markError: unknown) => log.error('Could not mark the task failed', describeError(markError)));
     if (idempotencyKey) await releaseClaim(tenant.tenant_id, idempotencyKey, jobId, log);
     throw new ServiceUnavailableError('The task could not be started; please retry shortly');
   }
   log.info('Task accepted', { job_id: jobId, operation, provider: entry.provider });
+  putMetric(METRIC.TaskSubmitted, { operation, provider: entry.provider });
   return { statusCode: 202, body: acceptedBody(jobId, clientTaskId) };
 }
 

@@ -9,6 +9,8 @@ import {
   StorageUnavailableError,
 } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { countTaskFailure, METRIC, MetricUnit, putMetric } from '../observability/metrics.ts';
+import { traced } from '../observability/tracing.ts';
 import { operationEntry } from '../operations/catalogue.ts';
 import type { GeneratedFile } from '../operations/provider-operation.ts';
 import { assetStorage, resultPath } from '../storage/asset-storage.ts';
@@ -44,6 +46,32 @@ export async function markProcessing(task: TaskRef): Promise<{ mode: ExecutionMo
   return {
     mode: entry.mode === 'sync' && entry.runsOn === 'image-processing' ? 'image-processing' : entry.mode,
   };
+}
+
+/**
+ * One call to the provider (a synchronous run, an async job's create, one poll): an X-Ray
+ * subsegment around it (in Lambda) and its duration as ProviderLatency, whatever its outcome.
+ */
+function providerCall<T>(
+  task: TaskRef,
+  phase: 'run' | 'submit' | 'poll',
+  call: () => Promise<T>,
+): Promise<T> {
+  const { operation, provider } = task;
+  return traced(`${provider} ${phase}`, { operation, provider, phase }, async () => {
+    // Timed inside the subsegment: loading the tracer on a cold start is not the provider's time.
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      putMetric(
+        METRIC.ProviderLatency,
+        { provider, operation },
+        Math.round(performance.now() - started),
+        MetricUnit.Milliseconds,
+      );
+    }
+  });
 }
 
 /**
@@ -128,7 +156,9 @@ export async function runProvider(task: TaskRef): Promise<StepResult> {
   const inputs = await fetchInputs(task.params, entry.inputFields);
   let produced: Awaited<ReturnType<typeof entry.run>>;
   try {
-    produced = await entry.run(task.params, inputs, { tenantId: task.tenant_id });
+    produced = await providerCall(task, 'run', () =>
+      entry.run(task.params, inputs, { tenantId: task.tenant_id }),
+    );
   } catch (error) {
     if (error instanceof ProviderResultUnavailableError) {
       throw new ResultDownloadFailedError(
@@ -197,10 +227,12 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
     );
   }
   const inputs = await fetchInputs(task.params, entry.inputFields);
-  const submitted = await entry.submit(task.params, inputs, {
-    tenantId: task.tenant_id,
-    guardCreate: (create) => guardedCreate(task, create),
-  });
+  const submitted = await providerCall(task, 'submit', () =>
+    entry.submit(task.params, inputs, {
+      tenantId: task.tenant_id,
+      guardCreate: (create) => guardedCreate(task, create),
+    }),
+  );
   await taskRepository.setProviderJob(task.tenant_id, task.job_id, submitted.providerJobId, submitted.state);
   return {
     status: 'pending',
@@ -238,7 +270,7 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
   const entry = operationEntry(task.operation, task.provider);
   if (entry.mode !== 'async')
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
-  const outcome = await entry.poll(job.state, { tenantId: task.tenant_id });
+  const outcome = await providerCall(task, 'poll', () => entry.poll(job.state, { tenantId: task.tenant_id }));
   if (outcome.status === 'done') {
     // Provider result URLs expire in minutes: store the files now. Should Storage stay down, the
     // state machine may retry this step: that polls again (free) and downloads fresh URLs.
@@ -265,13 +297,20 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
 
 export async function completeTask(task: TaskRef, result: StepResult): Promise<void> {
   const entry = operationEntry(task.operation, task.provider);
-  await taskRepository.markComplete(
+  const completed = await taskRepository.markComplete(
     task.tenant_id,
     task.job_id,
     result.assets,
     { sent: result.sent, ...(result.facts ? { facts: result.facts } : {}) },
     entry.reportsProgress,
   );
+  // Counted once: a retried step finds the task complete already and changes nothing.
+  if (completed) {
+    const dimensions = { operation: task.operation, provider: task.provider };
+    putMetric(METRIC.TaskCompleted, dimensions);
+    const bytes = result.assets.reduce((total, asset) => total + asset.bytes, 0);
+    putMetric(METRIC.ResultBytes, dimensions, bytes, MetricUnit.Bytes);
+  }
 }
 
 export const StateErrorSchema = z.object({ Error: z.string(), Cause: z.unknown().optional() });
@@ -305,11 +344,18 @@ export async function failTask(
 ): Promise<{ error: string; error_code: string }> {
   const message = failureMessage(error);
   const errorCode = errorCodeFor(error.Error);
-  await taskRepository.markFailed(task.tenant_id, task.job_id, message, errorCode);
+  // Counted once: a retried step finds the task failed already and changes nothing.
+  if (await taskRepository.markFailed(task.tenant_id, task.job_id, message, errorCode)) {
+    countTaskFailure(task, errorCode);
+  }
   return { error: message, error_code: errorCode };
 }
 
-/** Mirrors the finished task to its Supabase rows; throws so the state's Retry applies. */
+/**
+ * Mirrors the finished task to its Supabase rows; throws so the state's Retry applies. Once the
+ * rows hold the final status, the task leaves the index of unfinished tasks; until then the
+ * scheduled reconciler (functions/core/tasks/reconcile.ts) writes them again.
+ */
 export async function recordResultRows(task: TaskRef): Promise<void> {
   const entry = operationEntry(task.operation, task.provider);
   const current = await taskRepository.get(task.tenant_id, task.job_id);
@@ -319,6 +365,9 @@ export async function recordResultRows(task: TaskRef): Promise<void> {
       ? await Promise.all((current.assets ?? []).map((a) => assetStorage.urlFor(a.path)))
       : [];
   await upsertRows(tableFor(entry.resultKind), rowsForTask(current, urls));
+  if (current.status === 'complete' || current.status === 'failed') {
+    await taskRepository.markRowsRecorded(task.tenant_id, task.job_id);
+  }
 }
 
 export const TaskInputSchema = z.object({ task: TaskRefSchema });
