@@ -3,12 +3,11 @@ import { MakeIt3dBffStack } from './stacks/makeit3d-bff-stack.ts';
 import { stageSettingsFromContext } from './stacks/stage-settings.ts';
 
 /**
- * `cdk synth|deploy -c stage=<name>` (default `dev`). Other context keys: supabaseUrl (required
- * to deploy; a placeholder is used for synth), supabaseBucket, supabaseBucketPublic,
- * providerTimeoutSeconds, supabaseConceptImagesTable, supabaseModelsTable,
- * rateLimitGenerationPerMinute, rateLimitStatusPerMinute, apiServerErrorAlarmThreshold,
- * nonProduction / nonProductionStages (which stages get the test key and may be destroyed),
- * registrationFailuresPerWindow, registrationFailureWindowSeconds, and provider overrides.
+ * `cdk synth|deploy -c stage=<name> -c supabaseUrl=https://<project>.supabase.co` (stage default
+ * `dev`; supabaseUrl required). Every other context key is a stage setting of
+ * infra/stacks/stage-settings.ts (STAGE_SETTING_KEYS) or a provider override; an unknown key, a
+ * malformed value or a missing supabaseUrl fails synth with a message naming the key.
+ * `npm run synth` renders offline with an example Supabase URL.
  */
 const app = new App();
 const settings = stageSettingsFromContext(app.node);

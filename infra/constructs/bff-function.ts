@@ -1,10 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, type RemovalPolicy, Tags } from 'aws-cdk-lib';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { type Duration, type RemovalPolicy, Tags, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/core/observability/metrics.ts';
+import type { LogLevel } from '../stacks/stage-settings.ts';
 
 /** The repository root: esbuild's project root, and where `functions/` and the lock file live. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -19,9 +22,22 @@ export const SOURCE_TAG = 'makeit3d:source';
 const CREATE_REQUIRE_BANNER =
   "import { createRequire as __bffCreateRequire } from 'node:module'; const require = __bffCreateRequire(import.meta.url);";
 
+/** Who calls a function, which decides where its failed invocations go. */
+export type Invoker = 'api-gateway' | 'state-machine' | 'eventbridge';
+
+const NO_DEAD_LETTER_QUEUE_REASON: Record<Invoker, string> = {
+  'api-gateway':
+    'Invoked synchronously by API Gateway: a failure is the HTTP answer (and the API 5xx alarm); a dead-letter queue only receives asynchronous invocations',
+  'state-machine':
+    'Invoked synchronously by the Step Functions task state, whose Retry/Catch handle every failure and end the task failed; a dead-letter queue only receives asynchronous invocations',
+  eventbridge:
+    'Invoked asynchronously by EventBridge: failed events go to an on-failure destination (an SQS queue with an alarm), which keeps the error with the event; a DeadLetterConfig would duplicate it',
+};
+
 export interface BffFunctionProps {
   /** `functions/<folder>/<name>.ts`, exporting `handler`. */
-  folder: 'api' | 'workflow';
+  folder: 'api' | 'workflow' | 'ops';
+  invoker: Invoker;
   name: string;
   description: string;
   timeout: Duration;
@@ -29,14 +45,18 @@ export interface BffFunctionProps {
   environment: Record<string, string>;
   logRetention: RetentionDays;
   logRemovalPolicy: RemovalPolicy;
+  /** Powertools' and Lambda's application log level. */
+  logLevel: LogLevel;
   /** Files the code reads from next to its bundle at runtime (the image codecs' .wasm). */
   filesBesideBundle?: readonly string[];
 }
 
 /**
  * A BFF Lambda with the project's defaults fixed in one place: Node.js 22 on ARM64, an ESM
- * esbuild bundle (local esbuild, never Docker), X-Ray tracing and JSON logs into a log group
- * with a retention.
+ * esbuild bundle (local esbuild, never Docker), X-Ray tracing, Powertools settings, and JSON logs
+ * into a log group of its own with a retention. Its role starts with nothing but writing to that
+ * log group (no AWS managed policy, whose logs actions cover every log group); the stack adds
+ * exactly what the function's spec says.
  */
 export class BffFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: BffFunctionProps) {
@@ -46,6 +66,11 @@ export class BffFunction extends NodejsFunction {
       retention: props.logRetention,
       removalPolicy: props.logRemovalPolicy,
     });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${sourceFile}: its log group, and what its spec grants`,
+    });
+    logGroup.grantWrite(role);
     const filesBesideBundle = props.filesBesideBundle ?? [];
     super(scope, id, {
       entry: path.join(REPO_ROOT, sourceFile),
@@ -57,12 +82,21 @@ export class BffFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
+      role,
+      // X-Ray segments for every invocation; the workflow's provider calls add subsegments.
       tracing: Tracing.ACTIVE,
+      // Powertools writes JSON lines itself; Lambda's JSON format adds its own lines (START,
+      // REPORT, uncaught errors) as JSON and filters by the same level Powertools is given, since
+      // Lambda's level (AWS_LAMBDA_LOG_LEVEL) takes precedence in Powertools when both are set.
       loggingFormat: LoggingFormat.JSON,
+      applicationLogLevelV2: ApplicationLogLevel[props.logLevel],
       logGroup,
       environment: {
         // Stack traces point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: props.logLevel,
         ...props.environment,
       },
       bundling: {
@@ -87,7 +121,28 @@ export class BffFunction extends NodejsFunction {
       },
     });
     Tags.of(this).add(SOURCE_TAG, sourceFile);
+    acknowledgeFindings(this, props.invoker);
   }
+}
+
+/** cdk-nag findings that are decisions for every BFF function, each with its reason. */
+function acknowledgeFindings(fn: BffFunction, invoker: Invoker): void {
+  const runtimeReason =
+    'Node.js 22 on purpose: the project is built and tested on Node.js 22 (package.json engines and its node devDependency, bundling target node22); moving to a newer runtime is its own tested change';
+  Validations.of(fn).acknowledge(
+    { id: 'AwsSolutions-L1', reason: runtimeReason },
+    { id: 'Serverless-LambdaLatestVersion', reason: runtimeReason },
+    { id: 'Serverless-LambdaDLQ', reason: NO_DEAD_LETTER_QUEUE_REASON[invoker] },
+  );
+  // The only statement with Resource "*" in the role: X-Ray's PutTraceSegments and
+  // PutTelemetryRecords take no resource (test/infra/iam.test.ts holds every other grant to ARNs).
+  const defaultPolicy = fn.role?.node.tryFindChild('DefaultPolicy');
+  if (!defaultPolicy) throw new Error(`${fn.node.path}: the role has no default policy for X-Ray`);
+  Validations.of(defaultPolicy).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'X-Ray tracing (PutTraceSegments, PutTelemetryRecords) supports no resource-level permissions; every other statement names its resources',
+  });
 }
 
 function shellQuote(value: string): string {

@@ -1,6 +1,6 @@
-import { type RemovalPolicy, SecretValue } from 'aws-cdk-lib';
+import { type RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PROVIDER_KEY_NAMES } from '../../functions/core/providers/settings.ts';
 
@@ -21,19 +21,41 @@ export type SecretName = (typeof SECRET_NAMES)[number];
 export interface BffSecretsProps {
   stage: string;
   removalPolicy: RemovalPolicy;
+  /**
+   * The secrets exist already (retained from a deleted stack of this stage): use them by name,
+   * keeping their values, instead of creating them (which would fail: the names are taken).
+   */
+  existing?: boolean;
 }
+
+const NO_ROTATION_REASON: Record<'provider' | 'registration', string> = {
+  provider:
+    "A third party's API key (provider or Supabase service key): only its owner can issue a new one, so rotation is an operator's put-secret-value, which functions pick up within the secret cache's TTL",
+  registration:
+    'The registration secret is an operator credential shared by hand; rotating it automatically would lock operators out. Rotate with put-secret-value (picked up within the secret cache TTL)',
+};
 
 /**
  * One Secrets Manager secret per secret name, named `makeit3d-bff/<stage>/<NAME>`. A function
  * is given `<NAME>_SECRET_ARN` and read access for exactly the secrets it uses.
  */
 export class BffSecrets extends Construct {
-  private readonly secrets: Record<SecretName, Secret>;
+  private readonly secrets: Record<SecretName, ISecret>;
 
   constructor(scope: Construct, id: string, props: BffSecretsProps) {
     super(scope, id);
-    const create = (name: SecretName): Secret => {
+    const create = (name: SecretName): ISecret => {
       const secretName = secretNameFor(props.stage, name);
+      // A partial ARN (no random suffix): GetSecretValue resolves it, and the grant covers the suffix.
+      if (props.existing) return Secret.fromSecretNameV2(this, name, secretName);
+      const secret = createSecret(name, secretName);
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: NO_ROTATION_REASON[name === 'REGISTRATION_SECRET' ? 'registration' : 'provider'],
+      });
+      return secret;
+    };
+    const createSecret = (name: SecretName, secretName: string): Secret => {
       if (name === 'REGISTRATION_SECRET') {
         // Ours to invent: a strong random value an operator reads from the console.
         return new Secret(this, name, {
@@ -56,7 +78,7 @@ export class BffSecrets extends Construct {
     };
     this.secrets = Object.fromEntries(SECRET_NAMES.map((name) => [name, create(name)])) as Record<
       SecretName,
-      Secret
+      ISecret
     >;
   }
 

@@ -1,8 +1,8 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Aws, Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -26,12 +26,14 @@ export interface GenerationWorkflowProps {
 
 /**
  * The generation state machine (STANDARD: exactly-once steps, and execution names unique per
- * machine, which makes a repeated start with the same job id harmless), the rule that
- * reconciles executions ending without their task being failed, and an alarm on failures.
+ * machine, which makes a repeated start with the same job id harmless), and the rule that
+ * reconciles executions ending without their task being failed. Its alarms are in BffAlarms.
  */
 export class GenerationWorkflow extends Construct {
   readonly stateMachine: StateMachine;
-  readonly executionsFailedAlarm: Alarm;
+  readonly stateMachineName: string;
+  /** Execution-end events the reconcile-execution function could not take. */
+  readonly reconcileDeadLetters: Queue;
 
   constructor(scope: Construct, id: string, props: GenerationWorkflowProps) {
     super(scope, id);
@@ -42,8 +44,9 @@ export class GenerationWorkflow extends Construct {
       );
     }
 
+    this.stateMachineName = `makeit3d-bff-${props.stage}-generation`;
     this.stateMachine = new StateMachine(this, 'StateMachine', {
-      stateMachineName: `makeit3d-bff-${props.stage}-generation`,
+      stateMachineName: this.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
       // fromString, not fromFile: the definition stays visible in the template (and its tests).
       definitionBody: DefinitionBody.fromString(props.definition),
@@ -61,8 +64,26 @@ export class GenerationWorkflow extends Construct {
         includeExecutionData: false,
       },
     });
-    // A string definition hides the Task resources from CDK, so invoke rights are explicit.
-    for (const fn of new Set(Object.values(props.taskFunctions))) fn.grantInvoke(this.stateMachine);
+    // A string definition hides the Task resources from CDK, so invoke rights are explicit: the
+    // function ARNs the definition names, not their versions and aliases (`<arn>:*`).
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [...new Set(Object.values(props.taskFunctions))].map((fn) => fn.functionArn),
+      }),
+    );
+    const roleDefaultPolicy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
+    if (!roleDefaultPolicy) throw new Error('The state machine role has no default policy');
+    Validations.of(roleDefaultPolicy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Required by Step Functions itself: X-Ray tracing (PutTraceSegments, GetSamplingRules…) and CloudWatch Logs vended delivery (CreateLogDelivery, PutResourcePolicy…) support no resource-level permissions; its Lambda invocations name each function ARN',
+    });
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-SF1',
+      reason:
+        "Logs ERROR events only, without execution data (prompts, tenant ids): the task record and the functions' JSON logs hold what an operator needs, and ALL would log every state transition of every task",
+    });
 
     // Events the reconciler could not take wait here: undeliverable ones (EventBridge) and
     // ones whose handling kept failing after Lambda's own asynchronous retries.
@@ -70,6 +91,8 @@ export class GenerationWorkflow extends Construct {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
     });
+    this.reconcileDeadLetters = reconcileDeadLetters;
+    acknowledgeDeadLetterQueue(reconcileDeadLetters);
     props.reconcileFunction.configureAsyncInvoke({
       retryAttempts: 2,
       onFailure: new SqsDestination(reconcileDeadLetters),
@@ -92,35 +115,41 @@ export class GenerationWorkflow extends Construct {
         }),
       ],
     });
-
-    this.executionsFailedAlarm = new Alarm(this, 'ExecutionsFailedAlarm', {
-      alarmDescription: `MakeIt3D BFF (${props.stage}): generation executions failed`,
-      metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    new Alarm(this, 'ExecutionsTimedOutAlarm', {
-      alarmDescription: `MakeIt3D BFF (${props.stage}): generation executions timed out`,
-      metric: this.stateMachine.metric('ExecutionsTimedOut', {
-        period: Duration.minutes(5),
-        statistic: 'Sum',
-      }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    new Alarm(this, 'ReconcileDeadLettersAlarm', {
-      alarmDescription: `MakeIt3D BFF (${props.stage}): an ended execution could not be reconciled; its task may stay processing`,
-      metric: reconcileDeadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 0,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
   }
+}
+
+/**
+ * Lets a function ask how any execution of this state machine went (DescribeExecution). The
+ * executions are named by job id, so the grant covers `execution:<state machine>:*` and nothing
+ * beyond this state machine; written with the machine's name (a plain string, not a token) so the
+ * acknowledged finding below names exactly this resource.
+ */
+export function grantDescribeExecutions(workflow: GenerationWorkflow, fn: LambdaFunction): void {
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['states:DescribeExecution'],
+      resources: [
+        `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:execution:${workflow.stateMachineName}:*`,
+      ],
+    }),
+  );
+  const defaultPolicy = fn.role?.node.tryFindChild('DefaultPolicy');
+  if (!defaultPolicy) throw new Error(`${fn.node.path}: the role has no default policy`);
+  Validations.of(defaultPolicy).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${workflow.stateMachineName}:*]`,
+    reason:
+      "Executions are named by job id, unknown until a task exists: the wildcard covers this state machine's executions only, for DescribeExecution only",
+  });
+}
+
+/** A queue that is itself a dead-letter queue: nothing redrives from it, so it has none. */
+export function acknowledgeDeadLetterQueue(queue: Queue): void {
+  const reason =
+    'This queue is the dead-letter queue (EventBridge target DLQ and Lambda on-failure destination); an alarm fires on its first message, and an operator inspects and replays it';
+  Validations.of(queue).acknowledge(
+    { id: 'AwsSolutions-SQS3', reason },
+    { id: 'Serverless-SQSRedrivePolicy', reason },
+  );
 }
 
 /** The `${Name}` placeholders of an ASL text. */

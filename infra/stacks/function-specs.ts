@@ -2,6 +2,9 @@ import type { ApiFunctionName } from '../../functions/api/routes.ts';
 import type { WorkflowFunctionName } from '../../functions/workflow/index.ts';
 import { PROVIDER_SECRET_NAMES, type SecretName } from '../constructs/bff-secrets.ts';
 
+export type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+export type StateMachineAction = 'StartExecution' | 'DescribeExecution';
+
 /**
  * What each Lambda may touch, in one table: the stack derives grants and environment from it,
  * so least privilege is reviewed here rather than spread over the stack. Keyed by the names in
@@ -11,8 +14,19 @@ export interface FunctionSpec {
   description: string;
   timeoutSeconds: number;
   memoryMb: number;
-  /** DynamoDB access: `write` covers the conditional UpdateItem/PutItem calls of the task repository. */
-  table?: 'read' | 'write' | 'read-write';
+  /**
+   * The DynamoDB actions its code sends, each granted on the table alone (no index, no `*`);
+   * `Query` is granted on the `unfinished` index only (no code queries the base table). The
+   * local host's Scan (task-repository `listUnfinished`) runs in no Lambda and is granted to none.
+   */
+  dynamo?: readonly DynamoAction[];
+  /**
+   * Step Functions actions on the generation workflow: StartExecution on the state machine,
+   * DescribeExecution on its executions (also gives STATE_MACHINE_ARN).
+   */
+  stateMachine?: readonly StateMachineAction[];
+  /** STUCK_*_SECONDS, the scheduled reconciler's deadlines. */
+  stuckTaskDeadlines?: boolean;
   /** SUPABASE_* settings and the service key (rows, uploads, signed URLs, input URL checks). */
   supabase?: boolean;
   /** Provider keys and PROVIDER_TIMEOUT_SECONDS (and the provider overrides below). */
@@ -35,7 +49,10 @@ export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
     description: 'POST /generation/{operation}: validate, store the pending task, start its execution',
     timeoutSeconds: 20,
     memoryMb: 1024,
-    table: 'read-write',
+    // Key lookup (Get), rate limit (Update), Idempotency-Key claim (Put, Get, Update to take over,
+    // conditional Delete to give it back), the task (Put, Get for a repeat, Update to fail it).
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    stateMachine: ['StartExecution'],
     supabase: true,
     rateLimits: true,
     apiKeys: true,
@@ -45,8 +62,8 @@ export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
     description: 'GET /tasks/{jobId}/status: one DynamoDB read (plus signed URLs for a private bucket)',
     timeoutSeconds: 10,
     memoryMb: 512,
-    // Read the task, and count the request against the tenant's rate limit.
-    table: 'read-write',
+    // Key lookup and the task (Get), the tenant's rate limit (Update).
+    dynamo: ['GetItem', 'UpdateItem'],
     supabase: true,
     rateLimits: true,
     apiKeys: true,
@@ -56,7 +73,7 @@ export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
     timeoutSeconds: 10,
     memoryMb: 512,
     // Stores keys and counts failed attempts: conditional PutItem/UpdateItem only, no reads.
-    table: 'write',
+    dynamo: ['PutItem', 'UpdateItem'],
     apiKeys: true,
     registration: true,
     secrets: ['REGISTRATION_SECRET'],
@@ -85,7 +102,8 @@ export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> =
     description: 'State MarkTaskProcessing: pending -> processing, mirrored to the rows',
     timeoutSeconds: 60,
     memoryMb: 512,
-    table: 'read-write',
+    // markProcessing (Update), then the task again for its rows (Get).
+    dynamo: ['GetItem', 'UpdateItem'],
     supabase: true,
   },
   'run-provider': {
@@ -107,8 +125,9 @@ export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> =
     description: 'State SubmitProviderJob: create the asynchronous provider job and record its id',
     timeoutSeconds: 300,
     memoryMb: 1024,
-    // Reads the task first: a job already submitted is resumed, not created again.
-    table: 'read-write',
+    // Reads the task first (a job already submitted is resumed, not created again), then the
+    // create note, the provider job id, or clearing the note (conditional Updates).
+    dynamo: ['GetItem', 'UpdateItem'],
     supabase: true,
     providers: true,
   },
@@ -118,7 +137,8 @@ export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> =
     // upload's (60 s): a slow finish must not be cut short by the function's own timeout.
     timeoutSeconds: 600,
     memoryMb: 1024,
-    table: 'write',
+    // Progress only (a conditional Update); the job state travels in the execution.
+    dynamo: ['UpdateItem'],
     supabase: true,
     providers: true,
   },
@@ -126,27 +146,55 @@ export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> =
     description: 'State CompleteTask: processing -> complete with the stored results',
     timeoutSeconds: 60,
     memoryMb: 512,
-    table: 'write',
+    dynamo: ['UpdateItem'],
   },
   'fail-task': {
     description: 'State FailTask: the caught error becomes the task error and error_code',
     timeoutSeconds: 60,
     memoryMb: 512,
-    table: 'write',
+    dynamo: ['UpdateItem'],
   },
   'record-result-rows': {
     description: 'States RecordResultRows and RecordFailedRows: mirror the finished task to Supabase rows',
     timeoutSeconds: 60,
     memoryMb: 512,
-    table: 'read',
+    // Reads the finished task; once its rows hold the final status, clears its `unfinished` mark.
+    dynamo: ['GetItem', 'UpdateItem'],
     supabase: true,
   },
   [RECONCILE_FUNCTION]: {
     description: 'EventBridge: fail the task of an execution that failed, timed out or was aborted',
     timeoutSeconds: 60,
     memoryMb: 512,
-    table: 'read-write',
+    // markFailed (Update), then recordResultRows (Get, Update).
+    dynamo: ['GetItem', 'UpdateItem'],
     supabase: true,
+  },
+};
+
+/** Scheduled operations functions, under functions/ops/. */
+export const OPS_FUNCTIONS = ['reconcile-stuck-tasks'] as const;
+export type OpsFunctionName = (typeof OPS_FUNCTIONS)[number];
+
+/** How often the scheduled reconciler runs. */
+export const RECONCILE_STUCK_TASKS_EVERY_MINUTES = 5;
+
+export const OPS_FUNCTION_SPECS: Record<OpsFunctionName, FunctionSpec> = {
+  'reconcile-stuck-tasks': {
+    description:
+      'Schedule: finish tasks left pending or processing, and rows left unsynchronised, past their deadline',
+    // Bounded work per run, well inside the schedule's interval so runs do not overlap. No
+    // reserved concurrency: it would fail deploys on accounts at the minimum unreserved quota,
+    // and an overlap would only repeat conditional writes.
+    timeoutSeconds: 180,
+    memoryMb: 512,
+    // The `unfinished` index (Query), the task (Get), failing it and clearing its mark (Update).
+    dynamo: ['Query', 'GetItem', 'UpdateItem'],
+    // Asks whether a stuck task's execution still runs (it never starts one: a task whose start
+    // failed is failed, since its client was told to submit again).
+    stateMachine: ['DescribeExecution'],
+    supabase: true,
+    stuckTaskDeadlines: true,
   },
 };
 

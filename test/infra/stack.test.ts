@@ -1,119 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_FUNCTIONS, API_ROUTES } from '../../functions/api/routes.ts';
 import { hashApiKey, TEST_API_KEY } from '../../functions/core/auth/api-keys.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/core/observability/metrics.ts';
 import { WORKFLOW_FUNCTIONS } from '../../functions/workflow/index.ts';
 import { TestKeySeed } from '../../infra/constructs/test-key-seed.ts';
-import { GENERATION_DEFINITION_FILE, MakeIt3dBffStack } from '../../infra/stacks/makeit3d-bff-stack.ts';
-import { PLACEHOLDER_SUPABASE_URL, stageSettingsFromContext } from '../../infra/stacks/stage-settings.ts';
-
-// Prepare: synthesize a stack per stage without esbuild bundling (`bundling-stacks: []`), so the
-// assertions run in seconds; `npm run synth` exercises the real bundling.
-
-interface CfnResource {
-  Type: string;
-  Properties: Record<string, unknown>;
-}
-
-interface Statement {
-  actions: string[];
-  resources: unknown[];
-}
-
-class SynthesizedStack {
-  readonly template: Template;
-  private readonly resources: Record<string, CfnResource>;
-
-  constructor(context: Record<string, unknown>) {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
-    const settings = stageSettingsFromContext(app.node);
-    const stack = new MakeIt3dBffStack(app, `Test-${settings.stage}`, { settings });
-    this.template = Template.fromStack(stack);
-    const resources = (this.template.toJSON() as { Resources: Record<string, Partial<CfnResource>> })
-      .Resources;
-    this.resources = Object.fromEntries(
-      Object.entries(resources).map(([id, resource]) => [
-        id,
-        { Type: resource.Type ?? '', Properties: resource.Properties ?? {} },
-      ]),
-    );
-  }
-
-  ofType(type: string): [string, CfnResource][] {
-    return Object.entries(this.resources).filter(([, resource]) => resource.Type === type);
-  }
-
-  resource(logicalId: string): CfnResource {
-    const found = this.resources[logicalId];
-    if (!found) throw new Error(`No resource ${logicalId}`);
-    return found;
-  }
-
-  /** The logical id of the Lambda built from a file under functions/. */
-  functionId(source: string): string {
-    const matches = this.ofType('AWS::Lambda::Function').filter(([, resource]) =>
-      (resource.Properties.Tags as { Key: string; Value: string }[] | undefined)?.some(
-        (tag) => tag.Key === 'makeit3d:source' && tag.Value === `functions/${source}.ts`,
-      ),
-    );
-    expect(matches, `one function for functions/${source}.ts`).toHaveLength(1);
-    return matches[0]?.[0] ?? '';
-  }
-
-  functionProperties(source: string): Record<string, unknown> {
-    return this.resource(this.functionId(source)).Properties;
-  }
-
-  environment(source: string): Record<string, unknown> {
-    const environment = this.functionProperties(source).Environment as {
-      Variables?: Record<string, unknown>;
-    };
-    return environment.Variables ?? {};
-  }
-
-  /** Every IAM statement attached to a role, with actions and resources as arrays. */
-  statementsOfRole(roleId: string): Statement[] {
-    return this.ofType('AWS::IAM::Policy')
-      .filter(([, policy]) => JSON.stringify(policy.Properties.Roles).includes(`"Ref":"${roleId}"`))
-      .flatMap(
-        ([, policy]) =>
-          (policy.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
-      )
-      .map((statement) => ({
-        actions: [statement.Action].flat() as string[],
-        resources: [statement.Resource].flat(),
-      }));
-  }
-
-  functionStatements(source: string): Statement[] {
-    const role = this.functionProperties(source).Role as { 'Fn::GetAtt': [string, string] };
-    return this.statementsOfRole(role['Fn::GetAtt'][0]);
-  }
-
-  /** Names of the secrets a function's role may read. */
-  readableSecrets(source: string): string[] {
-    const secretNames = new Map(
-      this.ofType('AWS::SecretsManager::Secret').map(([id, secret]) => [id, String(secret.Properties.Name)]),
-    );
-    return this.functionStatements(source)
-      .filter((statement) => statement.actions.includes('secretsmanager:GetSecretValue'))
-      .flatMap((statement) => statement.resources)
-      .map(
-        (resource) => secretNames.get((resource as { Ref?: string }).Ref ?? '') ?? JSON.stringify(resource),
-      )
-      .map((name) => name.split('/').at(-1) ?? name)
-      .sort();
-  }
-
-  dynamoActions(source: string): string[] {
-    return this.functionStatements(source)
-      .flatMap((statement) => statement.actions)
-      .filter((action) => action.startsWith('dynamodb:'));
-  }
-}
+import { GENERATION_DEFINITION_FILE } from '../../infra/stacks/makeit3d-bff-stack.ts';
+import { stageSettingsFromContext } from '../../infra/stacks/stage-settings.ts';
+import { CDK_CONTEXT, SUPABASE_URL, SynthesizedStack } from './synthesized-stack.ts';
 
 const definitionText = readFileSync(GENERATION_DEFINITION_FILE, 'utf8');
 const definition = JSON.parse(definitionText) as {
@@ -127,6 +24,7 @@ const allSources = [
   ...API_FUNCTIONS.map((name) => `api/${name}`),
   ...workflowSources,
   'workflow/reconcile-execution',
+  'ops/reconcile-stuck-tasks',
 ];
 
 const PROVIDER_KEYS = [
@@ -190,17 +88,25 @@ const EXPECTED: Record<string, { environment: string[]; secrets: string[] }> = {
     environment: ['TABLE_NAME', ...SUPABASE],
     secrets: ['SUPABASE_SERVICE_KEY'],
   },
+  'ops/reconcile-stuck-tasks': {
+    environment: [
+      'TABLE_NAME',
+      'STATE_MACHINE_ARN',
+      'STUCK_PENDING_SECONDS',
+      'STUCK_PROCESSING_SECONDS',
+      'STUCK_ROWS_SECONDS',
+      ...SUPABASE,
+    ],
+    secrets: ['SUPABASE_SERVICE_KEY'],
+  },
 };
+
+/** Powertools' settings, in every function. */
+const POWERTOOLS = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL'];
 
 /** The functions that accept or issue API keys, which read NON_PRODUCTION. */
 const API_KEY_SOURCES = ['api/submit-generation', 'api/get-task-status', 'api/register-api-key'];
 
-/** cdk.json's context, which `cdk synth|deploy` reads (it marks the stages that are not production). */
-const CDK_CONTEXT = (
-  JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-    context: Record<string, unknown>;
-  }
-).context;
 const MARKED_STAGES = { nonProductionStages: CDK_CONTEXT.nonProductionStages };
 
 let dev: SynthesizedStack;
@@ -209,12 +115,12 @@ let production: SynthesizedStack;
 let prod: SynthesizedStack;
 
 beforeAll(() => {
-  dev = new SynthesizedStack({ ...MARKED_STAGES });
-  production = new SynthesizedStack({ stage: 'production', supabaseUrl: 'https://abc.supabase.co' });
+  dev = new SynthesizedStack({ ...MARKED_STAGES, supabaseUrl: 'https://dev-project.supabase.co' });
+  production = new SynthesizedStack({ stage: 'production', supabaseUrl: SUPABASE_URL });
   prod = new SynthesizedStack({
     ...MARKED_STAGES,
     stage: 'prod',
-    supabaseUrl: 'https://abc.supabase.co',
+    supabaseUrl: SUPABASE_URL,
     registrationFailuresPerWindow: '5',
     registrationFailureWindowSeconds: '600',
   });
@@ -274,7 +180,7 @@ describe('HTTP API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('builds one function per API handler and workflow function, plus reconcile-execution', () => {
+  it('builds one function per API handler and workflow function, plus the two reconcilers', () => {
     for (const source of allSources) dev.functionId(source);
     const tagged = dev
       .ofType('AWS::Lambda::Function')
@@ -294,9 +200,25 @@ describe('Lambda functions', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
-        LoggingConfig: { LogFormat: 'JSON' },
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO' },
       });
       expect(dev.environment(source).NODE_OPTIONS, source).toBe('--enable-source-maps');
+    }
+  });
+
+  it('gives every function the Powertools service, metrics namespace and the stage log level', () => {
+    const debug = new SynthesizedStack({ supabaseUrl: SUPABASE_URL, stage: 'qa', logLevel: 'debug' });
+    for (const source of allSources) {
+      expect(dev.environment(source), source).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      });
+      // Lambda's own level (which Powertools obeys first) moves with it.
+      expect(debug.environment(source).POWERTOOLS_LOG_LEVEL, source).toBe('DEBUG');
+      expect(debug.functionProperties(source).LoggingConfig, source).toMatchObject({
+        ApplicationLogLevel: 'DEBUG',
+      });
     }
   });
 
@@ -305,10 +227,12 @@ describe('Lambda functions', () => {
       const expected = EXPECTED[source];
       expect(expected, `expectations for ${source}`).toBeDefined();
       const names = Object.keys(dev.environment(source)).sort();
-      expect(names, source).toEqual(['NODE_OPTIONS', 'STAGE', ...(expected?.environment ?? [])].sort());
+      expect(names, source).toEqual(
+        ['NODE_OPTIONS', 'STAGE', ...POWERTOOLS, ...(expected?.environment ?? [])].sort(),
+      );
       expect(dev.environment(source).STAGE).toBe('dev');
     }
-    expect(dev.environment('api/submit-generation').SUPABASE_URL).toBe(PLACEHOLDER_SUPABASE_URL);
+    expect(dev.environment('api/submit-generation').SUPABASE_URL).toBe('https://dev-project.supabase.co');
     expect(production.environment('api/submit-generation')).toMatchObject({
       STAGE: 'production',
       SUPABASE_URL: 'https://abc.supabase.co',
@@ -393,6 +317,25 @@ describe('DynamoDB table', () => {
     });
   });
 
+  it('has the sparse `unfinished` index the stuck-task reconciler queries, oldest first', () => {
+    dev.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'unfinished', AttributeType: 'S' },
+        { AttributeName: 'updated_at', AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'unfinished',
+          KeySchema: [
+            { AttributeName: 'unfinished', KeyType: 'HASH' },
+            { AttributeName: 'updated_at', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+  });
+
   it('is destroyed with a stage marked non-production and retained in any other, whatever its name', () => {
     dev.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
     for (const stack of [production, prod]) {
@@ -404,21 +347,7 @@ describe('DynamoDB table', () => {
     }
   });
 
-  it('grants table access only where a function uses it, and no more', () => {
-    for (const source of ['api/health', 'api/not-found', 'workflow/run-provider', 'workflow/process-image']) {
-      expect(dev.dynamoActions(source), source).toEqual([]);
-    }
-    expect(dev.dynamoActions('workflow/record-result-rows')).toContain('dynamodb:GetItem');
-    expect(dev.dynamoActions('workflow/record-result-rows')).not.toContain('dynamodb:UpdateItem');
-    for (const source of ['api/register-api-key', 'workflow/complete-task', 'workflow/fail-task']) {
-      expect(dev.dynamoActions(source), source).not.toContain('dynamodb:GetItem');
-    }
-    for (const source of ['api/submit-generation', 'api/get-task-status', 'workflow/reconcile-execution']) {
-      expect(dev.dynamoActions(source), source).toEqual(
-        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
-      );
-    }
-  });
+  // Which function may send which DynamoDB action is checked exactly in iam.test.ts.
 });
 
 describe('state machine', () => {
@@ -466,17 +395,30 @@ describe('state machine', () => {
     expect(properties.LoggingConfiguration).toMatchObject({ Level: 'ERROR', IncludeExecutionData: false });
   });
 
-  it('is started by the submit function, which knows its ARN', () => {
+  it('is started by the submit function only; it and the stuck-task reconciler know its ARN', () => {
     const { id } = stateMachine();
-    expect(dev.environment('api/submit-generation').STATE_MACHINE_ARN).toEqual({ Ref: id });
+    for (const source of ['api/submit-generation', 'ops/reconcile-stuck-tasks']) {
+      expect(dev.environment(source).STATE_MACHINE_ARN, source).toEqual({ Ref: id });
+    }
     const starts = dev
       .functionStatements('api/submit-generation')
       .filter((statement) => statement.actions.includes('states:StartExecution'));
-    expect(starts.flatMap((statement) => statement.resources)).toContainEqual({ Ref: id });
+    expect(starts.flatMap((statement) => statement.resources)).toEqual([{ Ref: id }]);
     for (const source of allSources.filter((source) => source !== 'api/submit-generation')) {
       const actions = dev.functionStatements(source).flatMap((statement) => statement.actions);
       expect(actions, source).not.toContain('states:StartExecution');
     }
+  });
+
+  it('invokes exactly the function ARNs the definition names (not their versions and aliases)', () => {
+    const { properties } = stateMachine();
+    const roleId = (properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const invocable = dev
+      .statementsOfRole(roleId)
+      .filter((statement) => statement.actions.includes('lambda:InvokeFunction'))
+      .flatMap((statement) => statement.resources);
+    expect(invocable).toHaveLength(workflowSources.length);
+    expect(JSON.stringify(invocable)).not.toContain(':*');
   });
 
   it('sends failed, timed-out and aborted executions to reconcile-execution', () => {
@@ -497,25 +439,17 @@ describe('state machine', () => {
   });
 });
 
-describe('alarms and outputs', () => {
-  it('alarms on failed executions and on API 5xx answers', () => {
-    dev.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/States',
-      MetricName: 'ExecutionsFailed',
-      Threshold: 0,
-      ComparisonOperator: 'GreaterThanThreshold',
-    });
-    dev.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'AWS/ApiGateway',
-      MetricName: '5xx',
-      Threshold: 5,
-      ComparisonOperator: 'GreaterThanThreshold',
-    });
-  });
-
-  it('outputs the API URL, the state machine ARN and the table name', () => {
-    const outputs = Object.keys(dev.template.findOutputs('*'));
-    expect(outputs).toEqual(expect.arrayContaining(['ApiUrl', 'StateMachineArn', 'TableName']));
+describe('outputs', () => {
+  it('outputs the API URL without a trailing slash, the state machine ARN, the table and the alarm topic', () => {
+    const outputs = dev.template.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(['ApiUrl', 'StateMachineArn', 'TableName', 'AlarmTopicArn', 'DashboardName']),
+    );
+    // The HTTP API's own endpoint (https://<id>.execute-api.<region>.amazonaws.com): no `/` to
+    // strip before appending /generation/...; the $default stage URL ends in one.
+    const apiId = dev.only('AWS::ApiGatewayV2::Api');
+    expect(outputs.ApiUrl?.Value).toEqual({ 'Fn::GetAtt': [apiId, 'ApiEndpoint'] });
+    expect(Object.keys(outputs)).not.toContain('CustomDomainUrl');
   });
 });
 
@@ -613,10 +547,10 @@ describe('a stage not marked non-production', () => {
 describe('stage settings from context', () => {
   const settings = (context: Record<string, unknown>) => stageSettingsFromContext(new App({ context }).node);
 
-  it('defaults to the dev stage with the placeholder Supabase URL', () => {
-    expect(settings({})).toMatchObject({
+  it('defaults to the dev stage, given the Supabase project', () => {
+    expect(settings({ supabaseUrl: SUPABASE_URL })).toMatchObject({
       stage: 'dev',
-      supabaseUrl: PLACEHOLDER_SUPABASE_URL,
+      supabaseUrl: SUPABASE_URL,
       supabaseBucket: 'makeit3d-app-assets',
       supabaseBucketPublic: true,
       providerTimeoutSeconds: 300,
@@ -640,35 +574,38 @@ describe('stage settings from context', () => {
   });
 
   it('treats a stage as production unless context marks it non-production', () => {
-    expect(settings({}).nonProduction).toBe(false);
-    expect(settings({ stage: 'prod' }).nonProduction).toBe(false);
-    expect(settings({ stage: 'staging', nonProduction: true }).nonProduction).toBe(true);
-    expect(settings({ stage: 'staging', nonProduction: 'true' }).nonProduction).toBe(true);
-    expect(settings({ stage: 'qa', nonProductionStages: 'dev, qa' }).nonProduction).toBe(true);
+    const marked = (context: Record<string, unknown>) =>
+      settings({ supabaseUrl: SUPABASE_URL, ...context }).nonProduction;
+    expect(marked({})).toBe(false);
+    expect(marked({ stage: 'prod' })).toBe(false);
+    expect(marked({ stage: 'staging', nonProduction: true })).toBe(true);
+    expect(marked({ stage: 'staging', nonProduction: 'true' })).toBe(true);
+    expect(marked({ stage: 'qa', nonProductionStages: 'dev, qa' })).toBe(true);
     // An explicit -c nonProduction=false wins over the list.
-    expect(settings({ nonProductionStages: ['dev'], nonProduction: 'false' }).nonProduction).toBe(false);
+    expect(marked({ nonProductionStages: ['dev'], nonProduction: 'false' })).toBe(false);
   });
 
   it("marks cdk.json's default dev stage non-production, and no other stage", () => {
-    expect(settings({ ...CDK_CONTEXT }).nonProduction).toBe(true);
+    expect(settings({ ...CDK_CONTEXT, supabaseUrl: SUPABASE_URL }).nonProduction).toBe(true);
     for (const stage of ['prod', 'staging', 'production']) {
-      expect(settings({ ...CDK_CONTEXT, stage }).nonProduction, stage).toBe(false);
+      expect(settings({ ...CDK_CONTEXT, supabaseUrl: SUPABASE_URL, stage }).nonProduction, stage).toBe(false);
     }
   });
 
   it('refuses to mark the production stage non-production', () => {
-    expect(() => settings({ stage: 'production', nonProduction: true })).toThrow(/production/);
-    expect(() => settings({ stage: 'production', nonProductionStages: ['production'] })).toThrow(
-      /production/,
-    );
+    const base = { supabaseUrl: SUPABASE_URL, stage: 'production' };
+    expect(() => settings({ ...base, nonProduction: true })).toThrow(/production/);
+    expect(() => settings({ ...base, nonProductionStages: ['production'] })).toThrow(/production/);
   });
 
   it('rejects values that would produce a broken stack', () => {
-    expect(() => settings({ nonProduction: 'yes' })).toThrow(/nonProduction/);
-    expect(() => settings({ nonProductionStages: [1] })).toThrow(/nonProductionStages/);
-    expect(() => settings({ stage: 'Prod_1' })).toThrow(/stage/);
-    expect(() => settings({ supabaseUrl: 'abc.supabase.co' })).toThrow(/supabaseUrl/);
-    expect(() => settings({ providerTimeoutSeconds: 'soon' })).toThrow(/providerTimeoutSeconds/);
-    expect(() => settings({ supabaseBucketPublic: 'yes' })).toThrow(/supabaseBucketPublic/);
+    const broken = (context: Record<string, unknown>) => () =>
+      settings({ supabaseUrl: SUPABASE_URL, ...context });
+    expect(broken({ nonProduction: 'yes' })).toThrow(/nonProduction/);
+    expect(broken({ nonProductionStages: [1] })).toThrow(/nonProductionStages/);
+    expect(broken({ stage: 'Prod_1' })).toThrow(/stage/);
+    expect(broken({ supabaseUrl: 'abc.supabase.co' })).toThrow(/supabaseUrl/);
+    expect(broken({ providerTimeoutSeconds: 'soon' })).toThrow(/providerTimeoutSeconds/);
+    expect(broken({ supabaseBucketPublic: 'yes' })).toThrow(/supabaseBucketPublic/);
   });
 });
