@@ -128,6 +128,31 @@ describe('codecs', () => {
     expect(transparent[25]).toBe(6);
   });
 
+  it('encodes PNG losslessly from a view into a larger buffer, translucent pixels included', async () => {
+    // Pixels that start 4 bytes into their buffer and end before its end, as the search's bands do.
+    const width = 97;
+    const height = 31;
+    const source = makePhotoBitmap(width, height, { seed: 3 });
+    const buffer = new Uint8Array(source.data.length + 8).fill(7);
+    buffer.set(source.data, 4);
+    for (let index = 4 + 3; index < 4 + source.data.length; index += 12) buffer[index] = index % 256;
+    const view = buffer.subarray(4, 4 + source.data.length);
+    const decoded = await decodeImage(await encodeImage({ data: view, width, height }, 'png'));
+    expect([decoded.width, decoded.height, decoded.hasAlpha]).toEqual([width, height, true]);
+    expect(Buffer.compare(Buffer.from(decoded.data), Buffer.from(view))).toBe(0);
+  });
+
+  it('decodes a JPEG to opaque RGBA with its colours in place', async () => {
+    const stored = new Uint8Array(320 * 240 * 4);
+    for (let index = 0; index < 320 * 240; index++) stored.set([200, 60, 20, 255], index * 4);
+    const decoded = await decodeImage(await encodeImage({ data: stored, width: 320, height: 240 }, 'jpeg'));
+    const [red, green, blue, alpha] = pixel(decoded, 160, 120);
+    expect(alpha).toBe(255);
+    expect(Math.abs((red ?? 0) - 200)).toBeLessThanOrEqual(3);
+    expect(Math.abs((green ?? 0) - 60)).toBeLessThanOrEqual(3);
+    expect(Math.abs((blue ?? 0) - 20)).toBeLessThanOrEqual(3);
+  });
+
   it.each([
     // orientation, displayed size, colour of the displayed top-left and bottom-right corners
     [1, [160, 80], 'red', 'blue'],

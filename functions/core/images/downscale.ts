@@ -42,6 +42,8 @@ export const JPEG_MAX_QUALITY = 95;
 const SCALE_RESOLUTION = 0.01;
 /** Final candidates that turn out too big are stepped down this many times before searching on real encodes. */
 const MAX_STEP_DOWNS = 3;
+/** The flat JPEGs the fixed overhead is measured on: large enough to be encoded in WASM. */
+const FLAT_JPEG_SIDE = 256;
 /** Smaller images are cheap enough to encode in full. */
 const ESTIMATE_MIN_PIXELS = 1_000_000;
 /** Two 4:2:0 JPEG MCU rows, so bands start and end on block boundaries. */
@@ -294,13 +296,27 @@ class Search {
     const key = `${quality}:${keepAlphaChannel}`;
     const known = this.overheads.get(key);
     if (known !== undefined) return known;
-    const flat = await this.encode(
-      { data: new Uint8Array(16 * 16 * 4).fill(128), width: 16, height: 16 },
-      quality,
-      keepAlphaChannel,
-    );
-    this.overheads.set(key, flat.length);
-    return flat.length;
+    const flat = (width: number, height: number) =>
+      this.encode(
+        { data: new Uint8Array(width * height * 4).fill(128), width, height },
+        quality,
+        keepAlphaChannel,
+      );
+    let bytes: number;
+    if (this.format === 'jpeg') {
+      // A flat JPEG is headers plus a few bits per block: extrapolate two sizes to zero area. (A
+      // tiny one would do as well, but JPEGs that small go through jimp, whose loading costs more
+      // than the whole search.)
+      const [half, full] = await Promise.all([
+        flat(FLAT_JPEG_SIDE, FLAT_JPEG_SIDE / 2),
+        flat(FLAT_JPEG_SIDE, FLAT_JPEG_SIDE),
+      ]);
+      bytes = Math.max(0, 2 * half.length - full.length);
+    } else {
+      bytes = (await flat(16, 16)).length;
+    }
+    this.overheads.set(key, bytes);
+    return bytes;
   }
 
   private async estimate(longSide: number, quality: number | null): Promise<number | undefined> {
