@@ -5,12 +5,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { API_FUNCTIONS } from '../functions/api/routes.ts';
+import { esbuildOptions } from '../infra/constructs/bff-function.ts';
 
 /**
  * Cold-start module cost of each API Lambda, the part of a cold start this code controls: each
- * handler is bundled the way the CDK stack bundles it (esbuild, ESM, minified, node22), then
- * imported in a fresh Node 22 process several times; the figure is the median time to evaluate
- * the bundle. Baseline in the same run: a bundle of an empty handler (Node's own start-up and
+ * handler is bundled exactly as the CDK stack bundles it (`esbuildOptions`, shared with the stack
+ * and test/infra/bundle-budgets.test.ts: ESM, minified, node22, AWS SDK bundled, source map),
+ * then imported in fresh Node 22 processes with the Lambda's `--enable-source-maps`; the figure is
+ * the median time to evaluate the bundle. The targets take turns run by run, so a busy (shared)
+ * machine slows them alike. Baseline in the same run: a bundle of an empty handler (Node's own
  * ESM loading). Run: `npm run bench:cold-start` (`-- --runs 9` to change the count).
  */
 
@@ -19,30 +22,16 @@ const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const runsArgument = process.argv.indexOf('--runs');
 const RUNS = runsArgument > 0 ? Number(process.argv[runsArgument + 1]) : 7;
 
-// The banner the stack uses (infra/constructs/bff-function.ts).
-const banner =
-  "import { createRequire as __bffCreateRequire } from 'node:module'; const require = __bffCreateRequire(import.meta.url);";
-
 async function bundle(entry: string, outfile: string): Promise<number> {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    minify: true,
-    keepNames: true,
-    banner: { js: banner },
-    logLevel: 'error',
-  });
+  await build(esbuildOptions(entry, outfile));
   return statSync(outfile).size;
 }
 
 function importMs(file: string): number {
   const script = `const t = process.hrtime.bigint(); await import(${JSON.stringify(file)}); process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
-  const result = spawnSync(NODE, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const result = spawnSync(NODE, ['--enable-source-maps', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`import of ${file} failed: ${result.stderr}`);
   return Number(result.stdout);
 }
@@ -60,26 +49,34 @@ try {
     { name: 'baseline (empty handler)', entry: baselineEntry },
     ...API_FUNCTIONS.map((name) => ({ name, entry: join(ROOT, 'functions', 'api', `${name}.ts`) })),
   ];
-  const rows: { name: string; kib: number; ms: number }[] = [];
+  const bundles: { name: string; outfile: string; bytes: number; times: number[] }[] = [];
   for (const target of targets) {
     const outdir = join(work, target.name.replace(/\W+/g, '-'));
     mkdirSync(outdir, { recursive: true });
     const outfile = join(outdir, 'index.mjs');
-    const bytes = await bundle(target.entry, outfile);
-    const times = Array.from({ length: RUNS }, () => importMs(outfile));
-    rows.push({ name: target.name, kib: Math.round(bytes / 1024), ms: median(times) });
+    bundles.push({ name: target.name, outfile, bytes: await bundle(target.entry, outfile), times: [] });
   }
+  // Round robin: every run imports each bundle once, so load on the machine hits all alike.
+  for (let run = 0; run < RUNS; run++) {
+    for (const entry of bundles) entry.times.push(importMs(entry.outfile));
+  }
+  const rows = bundles.map((entry) => ({
+    name: entry.name,
+    kib: Math.round(entry.bytes / 1024),
+    ms: median(entry.times),
+  }));
   const baseline = rows[0]?.ms ?? Number.NaN;
   console.log(
     `Module evaluation at cold start, median of ${RUNS} fresh processes (Node ${process.versions.node})\n`,
   );
   console.log(
-    `${'function'.padEnd(28)}${'bundle KiB'.padStart(12)}${'import ms'.padStart(12)}${'over baseline'.padStart(16)}`,
+    `${'function'.padEnd(28)}${'bundle KiB'.padStart(12)}${'import ms'.padStart(12)}${'over baseline'.padStart(22)}`,
   );
   for (const row of rows) {
-    const over = row === rows[0] ? '' : `+${(row.ms - baseline).toFixed(0)} ms`;
+    const over =
+      row === rows[0] ? '' : `+${(row.ms - baseline).toFixed(0)} ms (x${(row.ms / baseline).toFixed(1)})`;
     console.log(
-      `${row.name.padEnd(28)}${String(row.kib).padStart(12)}${row.ms.toFixed(0).padStart(12)}${over.padStart(16)}`,
+      `${row.name.padEnd(28)}${String(row.kib).padStart(12)}${row.ms.toFixed(0).padStart(12)}${over.padStart(22)}`,
     );
   }
 } finally {

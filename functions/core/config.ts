@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { redactSecretValue } from './observability/redaction.ts';
 import type { ModelSetting, ProviderSettings } from './providers/provider-settings.ts';
 
@@ -86,7 +86,7 @@ const EnvironmentSchema = z.object({
 
 export type Config = z.infer<typeof EnvironmentSchema> & {
   /**
-   * NON_PRODUCTION, except that a stage named `production` never is (contract §2), whatever is
+   * NON_PRODUCTION, except that a stage named `production` never is (docs/api.md, Authentication and tenants), whatever is
    * set: a mistaken flag must not open the production stage to the public test key.
    */
   nonProduction: boolean;

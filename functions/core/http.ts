@@ -4,23 +4,17 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { authenticate, type Tenant } from './auth/api-keys.ts';
 import { enforceRateLimit, type RateBucket } from './auth/rate-limiter.ts';
-import {
-  isAppError,
-  MethodNotAllowedError,
-  PayloadTooLargeError,
-  RateLimitedError,
-  UnauthorizedError,
-  ValidationError,
-} from './errors.ts';
+import { isAppError, RateLimitedError, UnauthorizedError, ValidationError } from './errors.ts';
 import { describeError, invocationLogger, type Logger, logger } from './logger.ts';
+import { checkBodySize, clientErrorResponse, json, MAX_BODY_BYTES } from './plain-http.ts';
 
 /**
- * The one place where errors become HTTP answers (contract §1: every error body is
+ * The one place where errors become HTTP answers (docs/api.md, Conventions: every error body is
  * `{"detail": …}`; only < 500 messages are shown to callers) and where every API Lambda gets
  * its request id, JSON body and tenant.
  */
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
 
 export interface ApiRequest {
   event: APIGatewayProxyEventV2;
@@ -77,18 +71,6 @@ function lowercaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined
   );
 }
 
-function json(
-  statusCode: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): APIGatewayProxyStructuredResultV2 {
-  return {
-    statusCode,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  };
-}
-
 const requestContext: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
   before: (request) => {
     request.event.headers = lowercaseHeaders(request.event.headers);
@@ -101,7 +83,7 @@ const requestContext: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStruc
   },
 };
 
-/** Maps any thrown error to the contract's error body. */
+/** Maps any thrown error to the API's error body (docs/api.md, Errors). */
 export function errorResponse(
   error: unknown,
   requestId: string,
@@ -117,10 +99,8 @@ export function errorResponse(
   }
   if (error instanceof UnauthorizedError && error.challenge) headers['www-authenticate'] = 'ApiKey';
   if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfterSeconds);
-  if (error instanceof MethodNotAllowedError) headers.allow = error.allow.join(', ');
-  if (isAppError(error) && error.statusCode < 500) {
-    return json(error.statusCode, { detail: error.message }, headers);
-  }
+  const clientError = clientErrorResponse(error, headers);
+  if (clientError) return clientError;
   if (isAppError(error) && error.statusCode === 503) {
     log.warn('Dependency unavailable', describeError(error));
     return json(503, { detail: error.message }, { ...headers, 'retry-after': '5' });
@@ -157,12 +137,7 @@ const errorResponder: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStruc
 };
 
 const bodyLimit: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
-  before: (request) => {
-    const { body, isBase64Encoded } = request.event;
-    if (body === undefined) return;
-    const size = isBase64Encoded ? Buffer.from(body, 'base64').length : Buffer.byteLength(body, 'utf8');
-    if (size > MAX_BODY_BYTES) throw new PayloadTooLargeError('Request body must not exceed 1 MiB');
-  },
+  before: (request) => checkBodySize(request.event),
 };
 
 function apiKeyAuth(

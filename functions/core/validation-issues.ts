@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { type FieldIssue, ValidationError } from './errors.ts';
 
 /**
- * zod failures as the contract's 400 (`detail` plus `errors: [{field, message}]`). Kept apart from
+ * zod failures as the API's 400 (docs/api.md, Conventions) (`detail` plus `errors: [{field, message}]`). Kept apart from
  * the operation catalogue so handlers that only validate a small body (registration) do not load
  * every provider.
  */

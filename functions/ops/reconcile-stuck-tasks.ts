@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeError, invocationLogger, logger } from '../core/logger.ts';
 import { type ReconcileReport, reconcileStuckTasks } from '../core/tasks/reconcile.ts';
 

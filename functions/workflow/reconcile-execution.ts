@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { invocationLogger, logger } from '../core/logger.ts';
 import { countTaskFailure } from '../core/observability/metrics.ts';
 import { TaskRefSchema } from '../core/tasks/task.ts';

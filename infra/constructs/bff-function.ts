@@ -6,6 +6,7 @@ import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, Tracing } fr
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { BuildOptions } from 'esbuild';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/core/observability/metrics.ts';
 import type { LogLevel } from '../stacks/stage-settings.ts';
 
@@ -21,6 +22,64 @@ export const SOURCE_TAG = 'makeit3d:source';
  */
 const CREATE_REQUIRE_BANNER =
   "import { createRequire as __bffCreateRequire } from 'node:module'; const require = __bffCreateRequire(import.meta.url);";
+
+/**
+ * How every function is bundled, in one place: the stack hands these to NodejsFunction, and
+ * bench/cold-start.ts and test/infra/bundle-budgets.test.ts build with `esbuildOptions`, so the
+ * sizes they measure are the deployed ones.
+ */
+export const BUNDLE_SETTINGS = {
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  banner: CREATE_REQUIRE_BANNER,
+  minify: true,
+  // Error names are the state machine's Retry/Catch vocabulary: minification must not touch them.
+  keepNames: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // Nothing external: the AWS SDK is bundled too (the version the tests ran against, rather than
+  // whichever the runtime ships), so it counts against each bundle's budget.
+  externalModules: [] as string[],
+} as const;
+
+/**
+ * esbuild's options for bundling `entry` to `outfile` exactly as NodejsFunction does with
+ * BUNDLE_SETTINGS (ESM, `index.mjs` beside its source map), plus a metafile for the budget test.
+ */
+export function esbuildOptions(entry: string, outfile: string): BuildOptions & { metafile: true } {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: BUNDLE_SETTINGS.target,
+    mainFields: [...BUNDLE_SETTINGS.mainFields],
+    banner: { js: BUNDLE_SETTINGS.banner },
+    minify: BUNDLE_SETTINGS.minify,
+    keepNames: BUNDLE_SETTINGS.keepNames,
+    sourcemap: BUNDLE_SETTINGS.sourceMap,
+    sourcesContent: BUNDLE_SETTINGS.sourcesContent,
+    external: [...BUNDLE_SETTINGS.externalModules],
+    absWorkingDir: REPO_ROOT,
+    metafile: true,
+    logLevel: 'error',
+  };
+}
+
+/** `functions/<folder>/<name>.ts`: the entry of a function. */
+export function sourceFileOf(folder: BffFunctionProps['folder'], name: string): string {
+  return `functions/${folder}/${name}.ts`;
+}
+
+/**
+ * The files of `candidates` (absolute paths) that a bundle needs beside it: those whose file name
+ * its code names (the image codecs name each .wasm they load), so a function that never decodes
+ * an image carries no .wasm. The stack applies the same rule with grep after bundling.
+ */
+export function filesNamedIn(bundleText: string, candidates: readonly string[]): string[] {
+  return candidates.filter((file) => bundleText.includes(path.basename(file)));
+}
 
 /** Who calls a function, which decides where its failed invocations go. */
 export type Invoker = 'api-gateway' | 'state-machine' | 'eventbridge';
@@ -47,7 +106,10 @@ export interface BffFunctionProps {
   logRemovalPolicy: RemovalPolicy;
   /** Powertools' and Lambda's application log level. */
   logLevel: LogLevel;
-  /** Files the code reads from next to its bundle at runtime (the image codecs' .wasm). */
+  /**
+   * Files the code may read from next to its bundle at runtime (the image codecs' .wasm); each is
+   * copied only into a bundle that names it (`filesNamedIn`).
+   */
   filesBesideBundle?: readonly string[];
 }
 
@@ -60,7 +122,7 @@ export interface BffFunctionProps {
  */
 export class BffFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: BffFunctionProps) {
-    const sourceFile = `functions/${props.folder}/${props.name}.ts`;
+    const sourceFile = sourceFileOf(props.folder, props.name);
     // A log group of our own: it carries the retention, and goes away with a non-production stack.
     const logGroup = new LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetention,
@@ -101,22 +163,25 @@ export class BffFunction extends NodejsFunction {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: CREATE_REQUIRE_BANNER,
-        minify: true,
-        // Error names are the state machine's Retry/Catch vocabulary: minification must not touch them.
-        keepNames: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The SDK version the tests ran against, rather than whichever the runtime ships.
+        target: BUNDLE_SETTINGS.target,
+        mainFields: [...BUNDLE_SETTINGS.mainFields],
+        banner: BUNDLE_SETTINGS.banner,
+        minify: BUNDLE_SETTINGS.minify,
+        keepNames: BUNDLE_SETTINGS.keepNames,
+        sourceMap: BUNDLE_SETTINGS.sourceMap,
+        sourcesContent: BUNDLE_SETTINGS.sourcesContent,
         bundleAwsSDK: true,
+        externalModules: [...BUNDLE_SETTINGS.externalModules],
         forceDockerBundling: false,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
+          // `filesNamedIn`: a file is copied only when the bundle names it.
           afterBundling: (_inputDir: string, outputDir: string) =>
-            filesBesideBundle.map((file) => `cp ${shellQuote(file)} ${shellQuote(`${outputDir}/`)}`),
+            filesBesideBundle.map(
+              (file) =>
+                `if grep -qF ${shellQuote(path.basename(file))} ${shellQuote(`${outputDir}/index.mjs`)}; then cp ${shellQuote(file)} ${shellQuote(`${outputDir}/`)}; fi`,
+            ),
         },
       },
     });

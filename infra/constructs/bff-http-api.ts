@@ -55,7 +55,7 @@ export interface BffHttpApiProps {
   stage: string;
   routes: readonly ApiRoute[];
   functions: Record<ApiFunctionName, IFunction>;
-  /** Answers every request no route matches: 404, or 405 for a known path (contract §1). */
+  /** Answers every request no route matches: 404, or 405 for a known path (docs/api.md, Conventions). */
   fallbackFunction: ApiFunctionName;
   throttle: StageSettings['throttle'];
   customDomain?: StageSettings['customDomain'];
@@ -142,7 +142,7 @@ export class BffHttpApi extends Construct {
     for (const route of routes) this.stage.node.addDependency(route);
 
     const authReason =
-      'API keys are checked in the Lambda (a middy middleware) rather than by an API Gateway authorizer: the contract needs exact 401 bodies and per-tenant rate limits, and /health and /auth/register are public by design';
+      'API keys are checked in the Lambda (a middy middleware) rather than by an API Gateway authorizer: the API needs exact 401 bodies (docs/api.md, Authentication and tenants) and per-tenant rate limits, and /health and /auth/register are public by design';
     const defaultRoute = this.httpApi.node.tryFindChild('DefaultRoute');
     for (const route of [...routes, ...(defaultRoute ? [defaultRoute] : [])]) {
       Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: authReason });

@@ -23,7 +23,7 @@ export interface TestKeySeedProps {
 /**
  * Puts the well-known test key's record into the table at deploy time, so a fresh
  * non-production stage can be called straight away. Only a stage explicitly marked
- * non-production gets it (contract §2): the construct refuses any other, so a mistake in the
+ * non-production gets it (docs/api.md, Authentication and tenants): the construct refuses any other, so a mistake in the
  * stack cannot publish the test key. The record and its marshalling come from the runtime code.
  */
 export class TestKeySeed extends Construct {

@@ -35,6 +35,8 @@ interface StateInfo {
   type: string;
   resource?: string;
   hasRetry: boolean;
+  /** A Wait state's `Seconds` or `SecondsPath`. */
+  seconds?: number | string;
 }
 
 function collectStates(states: Record<string, unknown>, into: StateInfo[] = []): StateInfo[] {
@@ -43,6 +45,8 @@ function collectStates(states: Record<string, unknown>, into: StateInfo[] = []):
       Type: string;
       Resource?: string;
       Retry?: unknown[];
+      Seconds?: number;
+      SecondsPath?: string;
       Branches?: { States: Record<string, unknown> }[];
       Iterator?: { States: Record<string, unknown> };
       ItemProcessor?: { States: Record<string, unknown> };
@@ -52,6 +56,9 @@ function collectStates(states: Record<string, unknown>, into: StateInfo[] = []):
       type: state.Type,
       hasRetry: (state.Retry?.length ?? 0) > 0,
       ...(state.Resource ? { resource: state.Resource } : {}),
+      ...((state.Seconds ?? state.SecondsPath) !== undefined
+        ? { seconds: state.Seconds ?? state.SecondsPath }
+        : {}),
     });
     for (const branch of state.Branches ?? []) collectStates(branch.States, into);
     if (state.Iterator) collectStates(state.Iterator.States, into);
@@ -71,6 +78,8 @@ export interface ExecutionRecord {
   cause?: string;
   /** Names of the states entered, in order (the execution's event history, abridged). */
   states: string[];
+  /** Seconds each Wait state entered asked for, in order (the runner itself waits `waitMs`). */
+  waits: number[];
   done: Promise<void>;
 }
 
@@ -97,6 +106,13 @@ export class LocalExecutionRunner {
    * 500 ServiceUnavailable. Clear the list to end them; `failed` counts the calls answered so.
    */
   readonly apiFaults: { operations: string[]; failed: number } = { operations: [], failed: 0 };
+  /**
+   * Read-only hook for tests: called as each Wait state is entered, with the seconds it asked for
+   * (a test's simulated clock can move by them). It runs from the execution's event log, which
+   * is drained in microtasks, so it has run before the state after the Wait does any I/O.
+   */
+  onWait: ((wait: { execution: string; state: string; seconds: number }) => void) | undefined;
+  private readonly waitSeconds: Record<string, number | string> = {};
 
   constructor(private readonly options: RunnerOptions) {
     const definition = localDefinition(options.definitionFile);
@@ -109,7 +125,10 @@ export class LocalExecutionRunner {
         if (!handler) throw new Error(`Task state ${state.name} (${state.resource}) has no local binding`);
         this.taskHandlers[state.name] = handler;
       }
-      if (state.type === 'Wait') this.waitOverrides[state.name] = options.waitMs;
+      if (state.type === 'Wait') {
+        this.waitOverrides[state.name] = options.waitMs;
+        if (state.seconds !== undefined) this.waitSeconds[state.name] = state.seconds;
+      }
       if (state.hasRetry && options.retryIntervalMs !== undefined)
         this.retryOverrides[state.name] = options.retryIntervalMs;
     }
@@ -129,6 +148,7 @@ export class LocalExecutionRunner {
       status: 'RUNNING',
       startDate: new Date(),
       states: [],
+      waits: [],
       done: Promise.resolve(),
     };
     const execution = this.machine.run(JSON.parse(input), {
@@ -141,7 +161,9 @@ export class LocalExecutionRunner {
     });
     const history = (async () => {
       for await (const event of execution.eventLogs) {
-        if (event.type === 'StateEntered') record.states.push(event.state.name);
+        if (event.type !== 'StateEntered') continue;
+        record.states.push(event.state.name);
+        if (event.state.type === 'Wait') this.recordWait(record, event.state.name, event.state.input);
       }
     })().catch(() => undefined);
     record.done = execution.result.then(
@@ -175,6 +197,24 @@ export class LocalExecutionRunner {
     );
     this.executions.set(name, record);
     return record;
+  }
+
+  /** What a Wait state asked for: its `Seconds`, or its simple `$.a.b` `SecondsPath` read from its input. */
+  private recordWait(record: ExecutionRecord, state: string, input: unknown): void {
+    const spec = this.waitSeconds[state];
+    let seconds: unknown = spec;
+    if (typeof spec === 'string') {
+      seconds = input;
+      for (const key of spec
+        .replace(/^\$\.?/, '')
+        .split('.')
+        .filter(Boolean)) {
+        seconds = (seconds as Record<string, unknown> | undefined)?.[key];
+      }
+    }
+    if (typeof seconds !== 'number') return;
+    record.waits.push(seconds);
+    this.onWait?.({ execution: record.name, state, seconds });
   }
 
   /** Resolves when every execution started so far has ended (tests, shutdown). */

@@ -13,7 +13,6 @@ import {
   ScanCommand,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { TEST_API_KEY, testKeyItem } from '../../functions/core/auth/api-keys.ts';
 import { getConfig, resetConfig } from '../../functions/core/config.ts';
 import { resetSfnClient } from '../../functions/core/executions/execution-starter.ts';
@@ -39,16 +38,18 @@ import { handler as recordResultRows } from '../../functions/workflow/record-res
 import { handler as runProvider } from '../../functions/workflow/run-provider.ts';
 import { handler as submitProviderJob } from '../../functions/workflow/submit-provider-job.ts';
 import { serveApi } from './api-gateway.ts';
+import { startDynamoThread } from './dynamo-thread.ts';
 import { LOCAL_STATE_MACHINE_ARN, LocalExecutionRunner } from './execution-runner.ts';
 import { answerProtocolErrors, readBody, sendJson, sendWebResponse, toWebRequest } from './http-utils.ts';
 import { ThreadedHandler } from './image-worker.ts';
 import { LocalTables } from './rest-routes.ts';
+import { closeDrawPool } from './sandbox/draw-pool.ts';
 import { SANDBOX_PROVIDERS } from './sandbox/providers.ts';
 import { type Fault, SandboxState, sandboxContext } from './sandbox/sandbox.ts';
 import { LocalStorage } from './storage-routes.ts';
 
 /**
- * The whole API on one machine (contract §7): the deployed handlers behind a node:http server,
+ * The whole API on one machine (docs/api.md, Local stack): the deployed handlers behind a node:http server,
  * the deployed ASL run by aws-local-stepfunctions, DynamoDB's API from dynalite (data on disk),
  * Supabase Storage and REST routes from DATA_DIR, and a simulator for each provider without a key.
  */
@@ -259,13 +260,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   mkdirSync(dataDir, { recursive: true });
   const host = options.host ?? process.env.HOST ?? '127.0.0.1';
 
-  const dynamo = dynalite({
+  // On a thread of its own, so its work runs beside the API's instead of on the same event loop.
+  const dynamo = await startDynamoThread({
     path: join(dataDir, 'dynamodb'),
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,
   });
-  const dynamoPort = await listen(dynamo, 0, '127.0.0.1');
+  const dynamoPort = dynamo.port;
 
   const server = createServer({ requireHostHeader: false });
   answerProtocolErrors(server);
@@ -533,8 +535,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await new Promise<void>((done) => server.close(() => done()));
       await Promise.race([runner.idle(), new Promise((done) => setTimeout(done, 2000).unref())]);
       await imageWorker.close();
+      await closeDrawPool();
       resetDynamoClient();
-      await new Promise<void>((done) => dynamo.close(() => done()));
+      await dynamo.close();
     },
   };
 }

@@ -6,7 +6,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { BodyTooLargeError, headerValue, readBody, sendJson, toWebRequest } from './http-utils.ts';
 
 /**
- * Supabase Storage's upload and download routes (contract §7), kept under DATA_DIR/storage, so
+ * Supabase Storage's upload and download routes (docs/api.md, Local stack), kept under DATA_DIR/storage, so
  * the guide's "upload first, then pass the URL" flow and supabase-js work unchanged locally:
  *   POST|PUT /storage/v1/object/<bucket>/<path>          upload (raw body or multipart), any bearer token
  *   GET|HEAD /storage/v1/object/public/<bucket>/<path>   public download

@@ -9,6 +9,7 @@ import {
   ProviderTimeoutError,
 } from '../../functions/core/errors.ts';
 import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
+import { fluxPolling } from '../../functions/core/providers/flux/settings.ts';
 import type { TaskRef } from '../../functions/core/tasks/task.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
 import {
@@ -173,7 +174,8 @@ describe('Flux workflow', () => {
     const seen: (number | undefined)[] = [];
     for (let poll = 0; poll < 3; poll++) {
       job = await pollProviderJob(ref, job);
-      expect(job).toMatchObject({ status: 'pending', wait_seconds: 1 });
+      // Progress this early promises a quick finish, but BFL is never polled more often than every 2 s.
+      expect(job).toMatchObject({ status: 'pending', wait_seconds: fluxPolling.minWaitSeconds });
       seen.push((await taskRepository.get(TENANT, ref.job_id))?.progress);
     }
     // BFL's 0.25, 0.5, 0.75 as percentages, each above the last and below 100.
@@ -338,11 +340,18 @@ describe('Flux polling URL', () => {
     const job = await submitProviderJob(ref);
     // The decoy invents a status BFL does not document.
     await withDecoyAsBfl({}, async () => {
-      const polled = { ...job, state: { ...job.state, polling_url: `${decoyUrl}/v1/get_result?id=abc` } };
+      // Submitted a minute ago (past Kontext's typical duration), last wait 5 s: no progress, so
+      // each wait is half as long again as the last.
+      const polled = {
+        ...job,
+        wait_seconds: 5,
+        started_at: new Date(Date.now() - 60_000).toISOString(),
+        state: { ...job.state, polling_url: `${decoyUrl}/v1/get_result?id=abc` },
+      };
       const first = await pollProviderJob(ref, polled);
-      expect(first).toMatchObject({ status: 'pending', wait_seconds: 4 });
+      expect(first).toMatchObject({ status: 'pending', wait_seconds: 8 });
       const second = await pollProviderJob(ref, first);
-      expect(second).toMatchObject({ status: 'pending', wait_seconds: 8 });
+      expect(second).toMatchObject({ status: 'pending', wait_seconds: 12 });
       expect(decoyHits).toEqual([
         { url: '/v1/get_result?id=abc', key: 'sandbox' },
         { url: '/v1/get_result?id=abc', key: 'sandbox' },

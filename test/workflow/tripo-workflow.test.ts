@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resetConfig } from '../../functions/core/config.ts';
 import { errorCodeFor, JobDeadlineExceededError } from '../../functions/core/errors.ts';
 import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
+import { tripoGenerationPolling } from '../../functions/core/providers/tripo/settings.ts';
 import type { TaskRef } from '../../functions/core/tasks/task.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
 import { type ProviderJob, pollProviderJob, submitProviderJob } from '../../functions/core/workflow/steps.ts';
@@ -226,8 +227,8 @@ describe('Tripo text-to-model', () => {
     for (let poll = 0; poll < 5; poll++) {
       job = await pollProviderJob(ref, job);
       expect(job.status).toBe('pending');
-      expect(job.wait_seconds).toBeGreaterThanOrEqual(2);
-      expect(job.wait_seconds).toBeLessThanOrEqual(30);
+      expect(job.wait_seconds).toBeGreaterThanOrEqual(tripoGenerationPolling.minWaitSeconds);
+      expect(job.wait_seconds).toBeLessThanOrEqual(tripoGenerationPolling.maxWaitSeconds);
       seen.push((await taskRepository.get(TENANT, ref.job_id))?.progress);
     }
     const numbers = seen.filter((value): value is number => typeof value === 'number');

@@ -1,13 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { getConfig } from '../config.ts';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { dynamoClient, fromItem, tableName, toItem } from '../store/dynamo.ts';
 
 /**
- * API keys and tenants (contract §2). Only the SHA-256 of a key is stored; the plain key exists
+ * API keys and tenants (docs/api.md, Authentication and tenants). Only the SHA-256 of a key is stored; the plain key exists
  * once, in the registration response.
  */
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { requireSecret } from '../config.ts';
 import { UnauthorizedError, ValidationError } from '../errors.ts';
 import { oneOf } from '../operations/fields.ts';
@@ -74,7 +74,7 @@ const RegisterSchema = z.object({
 const SHOPIFY_HOST = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/i;
 
 /**
- * POST /auth/register (contract §2). The secret is checked before anything else is revealed, and
+ * POST /auth/register (docs/api.md, Authentication and tenants). The secret is checked before anything else is revealed, and
  * each attempt is counted against the client's address first (registration-limit.ts), so wrong
  * secrets answer 429 after REGISTRATION_FAILURES_PER_WINDOW of them.
  */

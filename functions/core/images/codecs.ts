@@ -74,7 +74,7 @@ export interface DecodeOptions {
   maxPixels?: number;
 }
 
-/** The contract's input cap (api-contract §6). */
+/** The API's input cap (docs/api.md, Downscale). */
 export const MAX_INPUT_PIXELS = 50_000_000;
 
 // ---------------------------------------------------------------------------------------------------
@@ -299,9 +299,10 @@ async function decodeJpeg(bytes: Uint8Array): Promise<{ data: Uint8Array; width:
 }
 
 /**
- * jimp is loaded on first use: evaluating it costs ~270 ms, and most functions that import this
- * module (the submit handler through the catalogue, the provider adapters) never decode a GIF,
- * BMP or TIFF.
+ * jimp is evaluated on first use (~270 ms), since most callers never decode a GIF, BMP or TIFF.
+ * esbuild still puts it in the same bundle (a dynamic import is not split without marking the
+ * package external), so this saves evaluation time, not bundle size; the submit handler no longer
+ * imports this module at all (test/infra/bundle-budgets.test.ts).
  */
 let jimpModule: Promise<typeof import('jimp')> | undefined;
 function loadJimp(): Promise<typeof import('jimp')> {

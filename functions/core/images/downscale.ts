@@ -1,5 +1,5 @@
 /**
- * The downscale operation's core (api-contract §6): re-encode an image so that it is at most
+ * The downscale operation's core (docs/api.md, Downscale): re-encode an image so that it is at most
  * `maxBytes`, keeping the largest dimensions and then the highest JPEG quality that fit, optionally
  * padded to a centred square.
  *
@@ -32,7 +32,7 @@ import {
 import { encodePng } from './png-encoder.ts';
 import { type Bitmap, Downsampler, premultiply, unpremultiply } from './resize.ts';
 
-/** The contract's input cap: 20 MiB. */
+/** The API's input cap: 20 MiB (docs/api.md, Limits). */
 export const MAX_INPUT_BYTES = 20 * 1024 * 1024;
 /** Below this JPEG shows blocking; a smaller image at this quality is preferred to a blockier one. */
 export const JPEG_MIN_QUALITY = 60;

@@ -1,4 +1,3 @@
-import { NotFoundError, ValidationError } from '../errors.ts';
 import { fluxOperations } from '../providers/flux/operations.ts';
 import { openaiOperations } from '../providers/openai/operations.ts';
 import { recraftOperations } from '../providers/recraft/operations.ts';
@@ -6,28 +5,23 @@ import { stabilityOperations } from '../providers/stability/operations.ts';
 import { tripoOperations } from '../providers/tripo/operations.ts';
 import { downscaleOperation } from './downscale.ts';
 import type { ProviderOperation } from './provider-operation.ts';
+import { providersOf, servedOperations } from './request-catalogue.ts';
+
+export {
+  ALL_OPERATIONS,
+  findOperation,
+  type OperationName,
+  providersOf,
+  selectProvider,
+  servedOperations,
+} from './request-catalogue.ts';
 
 /**
- * The operation catalogue: for each operation of contract §3, the providers that serve it.
- * A provider folder exports `{ '<operation>': ProviderOperation }`; adding a provider is adding
- * its export to PROVIDER_OPERATIONS. Operations listed in ALL_OPERATIONS with no provider yet
- * answer 404 until one is added.
+ * The runnable side of the operation catalogue, for the workflow functions: each provider's
+ * entries with the code that runs them. The request side (schemas, for the submit handler) is
+ * request-catalogue.ts; every entry here spreads its provider's request, and the two must list
+ * the same operations and providers (checked when this module loads).
  */
-
-export const ALL_OPERATIONS = [
-  'image-to-image',
-  'text-to-image',
-  'text-to-model',
-  'image-to-model',
-  'sketch-to-image',
-  'image-inpaint',
-  'remove-background',
-  'search-and-recolor',
-  'upscale',
-  'downscale',
-  'refine-model',
-] as const;
-export type OperationName = (typeof ALL_OPERATIONS)[number];
 
 const PROVIDER_OPERATIONS: Partial<Record<string, ProviderOperation>>[] = [
   openaiOperations,
@@ -37,15 +31,6 @@ const PROVIDER_OPERATIONS: Partial<Record<string, ProviderOperation>>[] = [
   tripoOperations,
   { downscale: downscaleOperation },
 ];
-
-/** Operations that take no provider: the body's `provider` is ignored (contract §3). */
-const PROVIDERLESS: Partial<Record<OperationName, string>> = { downscale: 'bff' };
-
-/** Operations whose `provider` may be omitted (contract §3). */
-const DEFAULT_PROVIDERS: Partial<Record<OperationName, string>> = {
-  'search-and-recolor': 'stability',
-  'sketch-to-image': 'stability',
-};
 
 const catalogue = new Map<string, Map<string, ProviderOperation>>();
 for (const group of PROVIDER_OPERATIONS) {
@@ -57,64 +42,16 @@ for (const group of PROVIDER_OPERATIONS) {
   }
 }
 
-export function servedOperations(): string[] {
-  return ALL_OPERATIONS.filter((operation) => catalogue.has(operation));
-}
-
-export function providersOf(operation: string): string[] {
-  return [...(catalogue.get(operation)?.keys() ?? [])];
-}
-
-/** The operation named in the path, or 404. */
-export function findOperation(operation: string | undefined): Map<string, ProviderOperation> {
-  const providers = operation ? catalogue.get(operation) : undefined;
-  if (!operation || !providers) {
-    throw new NotFoundError(
-      `Unknown operation '${operation ?? ''}'. Supported operations: ${servedOperations().join(', ')}`,
-    );
-  }
-  return providers;
-}
-
-/**
- * The provider entry a request selects: `provider` from the body (or the operation's default),
- * 400 `Unsupported provider …` outside the operation's row (clients match on those words).
- */
-export function selectProvider(operation: string, body: Record<string, unknown>): ProviderOperation {
-  const providers = findOperation(operation);
-  const supported = [...providers.keys()];
-  const requested =
-    PROVIDERLESS[operation as OperationName] ??
-    body.provider ??
-    DEFAULT_PROVIDERS[operation as OperationName];
-  if (requested === undefined || requested === null || requested === '') {
-    throw new ValidationError(
-      `provider is required for ${operation}. Supported providers: ${supported.join(', ')}`,
-      [{ field: 'provider', message: `is required; one of: ${supported.join(', ')}` }],
-    );
-  }
-  if (typeof requested !== 'string') {
-    // Named here, not by String(): `{"toString": 1}` cannot be converted, `["openai"]` would pass.
-    throw new ValidationError(
-      `Unsupported provider for ${operation}: provider must be a string, not ${jsonTypeName(requested)}. Supported providers: ${supported.join(', ')}`,
-      [{ field: 'provider', message: `must be a string, one of: ${supported.join(', ')}` }],
-    );
-  }
-  const name = requested;
-  const entry = providers.get(name);
-  if (!entry) {
-    throw new ValidationError(
-      `Unsupported provider '${name}' for ${operation}. Supported providers: ${supported.join(', ')}`,
-      [{ field: 'provider', message: `must be one of: ${supported.join(', ')}` }],
-    );
-  }
-  return entry;
-}
-
-function jsonTypeName(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return `a ${typeof value}`;
+const runnable = [...catalogue].flatMap(([operation, providers]) =>
+  [...providers.keys()].map((provider) => `${operation}/${provider}`),
+);
+const requested = servedOperations().flatMap((operation) =>
+  providersOf(operation).map((provider) => `${operation}/${provider}`),
+);
+if (runnable.sort().join() !== requested.sort().join()) {
+  throw new Error(
+    `The operation catalogue and request-catalogue.ts disagree: runnable ${runnable.join(', ')}; requested ${requested.join(', ')}`,
+  );
 }
 
 /** Looks up the entry a workflow step runs (already validated at submit). */

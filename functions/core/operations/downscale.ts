@@ -1,11 +1,10 @@
-import { z } from 'zod';
 import { InputInvalidError } from '../errors.ts';
 import { downscaleImage } from '../images/downscale.ts';
 import { checkImageHeader, type ImageLimits } from '../images/input-check.ts';
-import { assetUrlField, numberRange, oneOf, taskIdField } from './fields.ts';
+import { DownscaleSchema, downscaleRequest } from './downscale-request.ts';
 import type { SyncProviderOperation } from './provider-operation.ts';
 
-/** 1 MB = 1,048,576 bytes, as clients of the earlier implementation expect (contract §6). */
+/** 1 MB = 1,048,576 bytes, as clients of the earlier implementation expect (docs/api.md, Downscale). */
 const BYTES_PER_MB = 1024 * 1024;
 
 /**
@@ -20,28 +19,15 @@ export const DOWNSCALE_INPUT_LIMITS: ImageLimits = {
   source: "this service's input contract (JPEG, PNG, GIF, WebP, BMP, TIFF; 50 megapixels), no provider",
 };
 
-const DownscaleSchema = z.object({
-  task_id: taskIdField,
-  provider: z.literal('bff'),
-  input_image_asset_url: assetUrlField,
-  max_size_mb: numberRange(0.1, 20),
-  aspect_ratio_mode: oneOf(['original', 'square']),
-  output_format: oneOf(['original', 'jpeg', 'png']).default('original'),
-});
-
 /**
  * `downscale` is image processing inside the BFF (no provider): the largest dimensions and best
  * quality that fit `max_size_mb`, optionally padded to a square. It runs in its own Lambda (the
  * state machine's ProcessImage state), sized for decoding 50-megapixel images.
  */
 export const downscaleOperation: SyncProviderOperation = {
-  provider: 'bff',
+  ...downscaleRequest,
   mode: 'sync',
   runsOn: 'image-processing',
-  schema: DownscaleSchema,
-  inputFields: ['input_image_asset_url'],
-  resultKind: 'image',
-  reportsProgress: false,
   async run(params, inputs) {
     const request = DownscaleSchema.parse(params);
     const [input] = inputs;

@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { getConfig, required } from '../config.ts';
 
 /**
  * Reusable zod fields whose messages name the allowed values, so a 400 tells the caller how to
- * fix the request (contract §1). The field name itself is added from the issue path.
+ * fix the request (docs/api.md, Conventions). The field name itself is added from the issue path.
  */
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
@@ -36,7 +36,7 @@ export function text(maxLength: number, options: { min?: number } = {}) {
 
 export const booleanField = z.boolean({ error: 'must be true or false' });
 
-/** The client's workspace item id (contract §3). */
+/** The client's workspace item id (docs/api.md, Generation requests). */
 export const taskIdField = z
   .string({ error: 'is required: 1-128 characters of A-Z a-z 0-9 . _ : -' })
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, { error: 'must be 1-128 characters of A-Z a-z 0-9 . _ : -' });
@@ -62,7 +62,7 @@ export function isAllowedAssetUrl(value: string): boolean {
   );
 }
 
-/** An input file URL: a Supabase Storage object URL of the configured project (contract §3). */
+/** An input file URL: a Supabase Storage object URL of the configured project (docs/api.md, Generation requests). */
 export const assetUrlField = z.string({ error: 'must be a URL string' }).superRefine((value, context) => {
   if (!isAllowedAssetUrl(value)) {
     const [publicPrefix] = allowedAssetPrefixes();

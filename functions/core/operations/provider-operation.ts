@@ -54,8 +54,27 @@ export interface SyncProviderOperation extends BaseProviderOperation {
 }
 
 export type PollOutcome =
-  | { status: 'pending'; progress?: number; waitSeconds?: number }
+  | {
+      status: 'pending';
+      /** 0–100, as far as the provider says; drives the next wait (workflow/poll-schedule.ts). */
+      progress?: number;
+      /** The provider's own estimate of the wait; still kept within the operation's `polling` bounds. */
+      waitSeconds?: number;
+    }
   | { status: 'done'; files: GeneratedFile[]; sent?: Record<string, unknown> };
+
+/**
+ * How an async provider's job is polled (workflow/poll-schedule.ts): the provider's rate rules
+ * and how long its jobs usually take. Provider folders keep the numbers in their settings.ts.
+ */
+export interface PollPacing {
+  /** How long a job usually takes: the first poll comes at half of it. */
+  readonly typicalSeconds: number;
+  /** Never poll sooner than this after the last poll (the provider's rate guidance; ≥ 1). */
+  readonly minWaitSeconds: number;
+  /** Never wait longer than this: bounds the delay between the job ending and the task seeing it. */
+  readonly maxWaitSeconds: number;
+}
 
 /**
  * Submit once, then the state machine waits and polls until done (Flux/BFL, Tripo). `state` is
@@ -65,6 +84,8 @@ export interface AsyncProviderOperation extends BaseProviderOperation {
   readonly mode: 'async';
   /** How long the job may take before the task fails as timed out (default 30 minutes). */
   readonly deadlineSeconds?: number;
+  /** How often the job may and should be polled (default DEFAULT_POLL_PACING in poll-schedule.ts). */
+  readonly polling?: PollPacing;
   submit(
     params: Record<string, unknown>,
     inputs: FetchedInput[],

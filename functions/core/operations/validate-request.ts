@@ -1,25 +1,14 @@
-import { ValidationError } from '../errors.ts';
-import { issuesFromZod, validationFailure } from '../validation-issues.ts';
-import { selectProvider } from './catalogue.ts';
+import { operationEntry } from './catalogue.ts';
 import type { ProviderOperation } from './provider-operation.ts';
+import { type ValidatedRequest, validateGenerationRequest } from './request-validation.ts';
 
-export interface ValidatedGeneration {
-  entry: ProviderOperation;
-  clientTaskId: string;
-  params: Record<string, unknown>;
-}
+export type ValidatedGeneration = ValidatedRequest<ProviderOperation>;
 
-/** Validates a generation body with the selected provider's schema (contract §3). */
+/**
+ * Validates a generation body (request-validation.ts) and returns the runnable entry with it.
+ * This loads every provider's code: the submit path should use `validateGenerationRequest`.
+ */
 export function validateGeneration(operation: string, body: unknown): ValidatedGeneration {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ValidationError('Request body must be a JSON object');
-  }
-  const record = body as Record<string, unknown>;
-  const entry = selectProvider(operation, record);
-  const parsed = entry.schema.safeParse({ ...record, provider: entry.provider });
-  if (!parsed.success) throw validationFailure(issuesFromZod(parsed.error, record));
-  const clientTaskId = parsed.data.task_id;
-  if (typeof clientTaskId !== 'string')
-    throw validationFailure([{ field: 'task_id', message: 'is required' }]);
-  return { entry, clientTaskId, params: parsed.data };
+  const validated = validateGenerationRequest(operation, body);
+  return { ...validated, entry: operationEntry(operation, validated.entry.provider) };
 }

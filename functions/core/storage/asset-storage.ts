@@ -6,7 +6,7 @@ import { supabaseClient } from './supabase.ts';
 
 /**
  * Results are kept in Supabase Storage, bucket SUPABASE_BUCKET, at
- * `<tenant>/<client task id>/<job id>/<index>.<ext>` (contract §5): a tenant's prefix keeps its
+ * `<tenant>/<client task id>/<job id>/<index>.<ext>` (docs/api.md, Results): a tenant's prefix keeps its
  * assets apart, and a retried step overwrites the same object instead of adding another.
  */
 

@@ -4,7 +4,7 @@ import type { Task } from '../tasks/task.ts';
 import { supabaseClient } from './supabase.ts';
 
 /**
- * Rows in the Supabase tables `concept_images` (2D) and `models` (3D), contract §5: one row per
+ * Rows in the Supabase tables `concept_images` (2D) and `models` (3D), docs/api.md, Results: one row per
  * job and result index, upserted on (job_id, result_index) so every write is repeatable. The
  * DynamoDB task stays the source of truth; rows mirror it.
  */

@@ -18,7 +18,7 @@ import {
 } from '../store/dynamo.ts';
 
 /**
- * `Idempotency-Key` (contract §3): the first request claims the key with a conditional write
+ * `Idempotency-Key` (docs/api.md, Generation requests, "Idempotency-Key"): the first request claims the key with a conditional write
  * holding a hash of what was asked and the job id it got; a repeat with the same request gets
  * that job back, a repeat with a different request is a 409.
  */

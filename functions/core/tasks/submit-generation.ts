@@ -4,7 +4,7 @@ import { ConflictError, ServiceUnavailableError } from '../errors.ts';
 import { startTaskExecution } from '../executions/execution-starter.ts';
 import { describeError, type Logger } from '../logger.ts';
 import { countTaskFailure, METRIC, putMetric } from '../observability/metrics.ts';
-import { validateGeneration } from '../operations/validate-request.ts';
+import { validateGenerationRequest as validateGeneration } from '../operations/request-validation.ts';
 import { rowsForTask, tableFor, upsertRowsBestEffort } from '../storage/result-rows.ts';
 import { nowEpochSeconds } from '../store/dynamo.ts';
 import { idempotencyStore, requestFingerprint, validateIdempotencyKey } from './idempotency.ts';
@@ -35,7 +35,7 @@ function acceptedBody(jobId: string, clientTaskId: string): AcceptedBody {
 }
 
 /**
- * The submit path (DESIGN "a task's life", step 1): validate, claim the idempotency key, write
+ * The submit path (docs/api.md, Generation requests): validate, claim the idempotency key, write
  * the pending task, mirror it to the rows, start the execution. Nothing slow: no input download
  * and no provider call happen here.
  */

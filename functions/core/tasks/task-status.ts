@@ -4,7 +4,7 @@ import { JOB_ID_PATTERN } from './job-id.ts';
 import type { Task } from './task.ts';
 import { taskRepository } from './task-repository.ts';
 
-/** `?service=` is accepted for older clients and changes nothing (contract §4). */
+/** `?service=` is accepted for older clients and changes nothing (docs/api.md, Task status). */
 const SERVICES = ['openai', 'tripoai'];
 
 export interface TaskStatusBody {

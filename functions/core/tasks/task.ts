@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const TASK_STATUSES = ['pending', 'processing', 'complete', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   errorCodeFor,
   JobDeadlineExceededError,
@@ -19,6 +19,7 @@ import { rowsForTask, tableFor, upsertRows, upsertRowsBestEffort } from '../stor
 import { type StoredAsset, StoredAssetSchema, type TaskRef, TaskRefSchema } from '../tasks/task.ts';
 import { taskRepository } from '../tasks/task-repository.ts';
 import { backoffMs, mayRetry, pause, type RetryPolicy } from '../transient-retry.ts';
+import { DEFAULT_POLL_PACING, firstPollWait, nextPollWait } from './poll-schedule.ts';
 
 /**
  * The work of each state of state-machines/generation.asl.json. Each function is idempotent:
@@ -187,13 +188,12 @@ export const ProviderJobSchema = z.object({
   state: z.record(z.string(), z.unknown()),
   wait_seconds: z.number().int().min(0),
   deadline: z.string(),
+  /** When the job was submitted (or resumed): the poll schedule estimates from the time since. */
+  started_at: z.string().optional(),
   sent: z.record(z.string(), z.unknown()).default({}),
   result: ResultSchema.optional(),
 });
 export type ProviderJob = z.infer<typeof ProviderJobSchema>;
-
-const FIRST_WAIT_SECONDS = 2;
-const MAX_WAIT_SECONDS = 30;
 
 /**
  * Asynchronous providers: submit once and record the provider's job id before any polling. A
@@ -205,17 +205,21 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
   const entry = operationEntry(task.operation, task.provider);
   if (entry.mode !== 'async')
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
+  const startedAt = Date.now();
   const deadline = new Date(
-    Date.now() + (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000,
+    startedAt + (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000,
   ).toISOString();
+  const pacing = entry.polling ?? DEFAULT_POLL_PACING;
   const current = await taskRepository.get(task.tenant_id, task.job_id);
   if (current?.ai_service_task_id && current.provider_state) {
     return {
       status: 'pending',
       provider_job_id: current.ai_service_task_id,
       state: current.provider_state,
-      wait_seconds: FIRST_WAIT_SECONDS,
+      // The job has been running for an unknown time already: look soon.
+      wait_seconds: pacing.minWaitSeconds,
       deadline,
+      started_at: new Date(startedAt).toISOString(),
       sent: { resumed: true },
     };
   }
@@ -238,8 +242,9 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
     status: 'pending',
     provider_job_id: submitted.providerJobId,
     state: submitted.state,
-    wait_seconds: FIRST_WAIT_SECONDS,
+    wait_seconds: firstPollWait(pacing),
     deadline,
+    started_at: new Date(startedAt).toISOString(),
     sent: submitted.sent,
   };
 }
@@ -265,7 +270,10 @@ async function guardedCreate<T>(task: TaskRef, create: () => Promise<T>): Promis
   }
 }
 
-/** One poll; the state machine's Wait → Poll → Choice loop repeats it with growing waits. */
+/**
+ * One poll; the state machine's Wait → Poll → Choice loop repeats it, each time waiting as long
+ * as the poll schedule (poll-schedule.ts) says from the provider's progress.
+ */
 export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<ProviderJob> {
   const entry = operationEntry(task.operation, task.provider);
   if (entry.mode !== 'async')
@@ -290,9 +298,19 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
   if (outcome.progress !== undefined) {
     await taskRepository.updateProgress(task.tenant_id, task.job_id, outcome.progress);
   }
-  const wait =
-    outcome.waitSeconds ?? Math.min(MAX_WAIT_SECONDS, Math.max(FIRST_WAIT_SECONDS, job.wait_seconds * 2));
-  return { ...job, status: 'pending', wait_seconds: Math.max(1, Math.round(wait)) };
+  const now = Date.now();
+  // A job submitted before `started_at` existed: its deadline tells when it started.
+  const startedAt = job.started_at
+    ? Date.parse(job.started_at)
+    : Date.parse(job.deadline) - (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000;
+  const wait = nextPollWait(entry.polling ?? DEFAULT_POLL_PACING, {
+    elapsedSeconds: (now - startedAt) / 1000,
+    secondsToDeadline: (Date.parse(job.deadline) - now) / 1000,
+    progress: outcome.progress,
+    providerWaitSeconds: outcome.waitSeconds,
+    previousWaitSeconds: job.wait_seconds,
+  });
+  return { ...job, status: 'pending', wait_seconds: wait };
 }
 
 export async function completeTask(task: TaskRef, result: StepResult): Promise<void> {

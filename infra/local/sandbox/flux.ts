@@ -18,7 +18,7 @@ import { faultedDownload, parseResultFault, type ResultFault } from './result-fa
 import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sandbox.ts';
 
 /**
- * Black Forest Labs, FLUX.1 Kontext [pro] / [max] (provider-contracts §5, simulator duties §10.4):
+ * Black Forest Labs, FLUX.1 Kontext [pro] / [max] (docs/providers/flux.md; faults: docs/api.md, Local stack):
  * `POST /v1/flux-kontext-pro|max` (JSON, `x-key`) creates a task and answers
  * `{id, polling_url, cost, input_mp, output_mp}`; `GET /v1/get_result?id=…` reports it; the result
  * image is served at `GET /delivery/<id>.<jpeg|png>` and answers 403 ten minutes after the task

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Jimp, ResizeStrategy } from 'jimp';
-import { decodeImage, encodeImage } from '../../../functions/core/images/codecs.ts';
+import { decodeImage } from '../../../functions/core/images/codecs.ts';
 import { readImageSize } from '../../../functions/core/images/formats.ts';
-import { drawPicture } from './draw.ts';
+import { drawBitmap, encodeBitmap } from './draw-pool.ts';
 import { type RecordedRequest, readRequest } from './sandbox.ts';
 
 /**
@@ -103,9 +103,10 @@ export async function decodeInput(
   }
 }
 
+/** Encoded on a draw thread, off the host's event loop (draw-pool.ts). */
 export async function encodePicture(image: Picture, format: RasterFormat): Promise<Buffer> {
   const { data, width, height } = image.bitmap;
-  return encodeImage({ data, width, height }, format);
+  return encodeBitmap({ data, width, height }, format);
 }
 
 export interface PaintOptions {
@@ -119,15 +120,18 @@ export interface PaintOptions {
   transparent?: boolean;
 }
 
-/** A deterministic picture for a request, as a jimp image the caller can still post-process. */
+/**
+ * A deterministic picture for a request, as a jimp image the caller can still post-process. The
+ * drawing runs on a draw thread (draw-pool.ts); the blend with the input, here.
+ */
 export async function paint(options: PaintOptions): Promise<Picture> {
-  const drawn = await drawPicture({
+  const drawn = await drawBitmap({
     seed: options.seed,
     width: options.width,
     height: options.height,
     transparent: options.transparent ?? false,
   });
-  const picture = pictureOf(drawn.bitmap);
+  const picture = pictureOf(drawn);
   if (options.input) {
     const overlay = resized(options.input.image, options.width, options.height);
     picture.composite(overlay, 0, 0, { opacitySource: options.inputOpacity ?? 0.5 });

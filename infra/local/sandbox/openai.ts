@@ -49,8 +49,7 @@ import { createHash, randomBytes } from 'node:crypto';
 // The project's codecs, not the provider adapter: jimp can neither read nor write WebP.
 import { decodeImage, encodeImage } from '../../../functions/core/images/codecs.ts';
 import { readImageSize } from '../../../functions/core/images/formats.ts';
-import { drawImage, drawPicture } from './draw.ts';
-import { encodeGif } from './openai/gif.ts';
+import { drawEncoded } from './draw-pool.ts';
 import {
   type Endpoint,
   FAMILY_RULES,
@@ -790,17 +789,14 @@ async function render(job: Job, index: number): Promise<Buffer> {
     transparent: job.background === 'transparent',
   };
   const quality = Math.max(1, job.compression);
+  // Painted and encoded on a draw thread, off the host's event loop (draw-pool.ts).
   switch (job.outputFormat) {
-    case 'webp': {
-      const picture = await drawPicture(options);
-      return encodeImage(picture.bitmap, 'webp', { quality });
-    }
-    case 'gif': {
-      const picture = await drawPicture(options);
-      return encodeGif(picture.bitmap, options.transparent);
-    }
+    case 'webp':
+      return drawEncoded(options, { as: 'codec', format: 'webp', quality });
+    case 'gif':
+      return drawEncoded(options, { as: 'gif', transparent: options.transparent });
     default:
-      return drawImage({ ...options, format: job.outputFormat, quality });
+      return drawEncoded(options, { as: 'jimp', format: job.outputFormat, quality });
   }
 }
 

@@ -21,7 +21,7 @@ import { faultedDownload, faultForResult, parseResultFault, type ResultFault } f
 import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sandbox.ts';
 
 /**
- * Recraft's external API (provider-contracts §4, simulator duties §10.3): synchronous operations
+ * Recraft's external API (docs/providers/recraft.md; faults: docs/api.md, Local stack): synchronous operations
  * under `/v1/images/…`, `authorization: Bearer <token>`, JSON bodies (inputs as `image_url` /
  * `mask_url`, data: or http(s) URLs) or multipart (files `image` / `mask`).
  *

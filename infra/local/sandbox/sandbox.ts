@@ -4,7 +4,7 @@
  * the local stack under `/__sandbox/<provider>/…`.
  */
 
-/** A scripted failure, set with `POST /__sandbox/<provider>/faults` (contract §7). */
+/** A scripted failure, set with `POST /__sandbox/<provider>/faults` (docs/api.md, Local stack). */
 export interface Fault {
   /** Answer with this HTTP status and the provider's own error body. */
   status?: number;

@@ -20,7 +20,7 @@ import {
 import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sandbox.ts';
 
 /**
- * Stability AI REST v2beta, as documented (provider-contracts §3, simulator duties §10.2): every
+ * Stability AI REST v2beta, as documented (docs/providers/stability.md; faults: docs/api.md, Local stack): every
  * operation is a synchronous multipart POST under `/v2beta/…` authorised by `authorization: Bearer`.
  * Image operations answer raw bytes (`accept: image/*`, the default) with `finish-reason`, `seed`
  * and `x-request-id` headers, or JSON `{image, seed, finish_reason}` (`accept: application/json`);

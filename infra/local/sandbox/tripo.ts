@@ -102,6 +102,12 @@
  * `running` with rising progress, the last of them at 99, then the outcome, which later polls
  * repeat. `setTripoTimeline` changes both counts for tasks created afterwards. Progress never goes
  * down and is 100 only at success; `completed_at` appears with a terminal status.
+ * `setTripoClockTimeline(queuedSeconds, runningSeconds)` (test-facing) makes tasks created
+ * afterwards follow the clock `tripoSandboxSettings.now` instead: queued until `queuedSeconds`
+ * after creation, then running with progress rising in proportion to the time since (1…95, 99 at
+ * the end), then the outcome (`mid-run` outcomes halfway through the running time). A test that
+ * moves that clock (e.g. by each Wait the state machine asks for) simulates a task of any length
+ * without waiting for it.
  *
  * Credits (prices from Tripo's skill): text-to-model H 10 untextured / 20 textured, P1 30/40, P2
  * 100/110; image/multiview H 20/30, P1 40/50, P2 100/110 (v3.0/v2.5 priced as v3.1); add-ons
@@ -141,6 +147,7 @@ export { pyramidFbx, pyramidGlb, retintGlb } from './tripo/meshes.ts';
 export { tripoEndpointOf, tripoEndpoints, tripoSimulator } from './tripo/routes.ts';
 export {
   resetTripoSandbox,
+  setTripoClockTimeline,
   setTripoTimeline,
   type TripoCall,
   tripoCalls,

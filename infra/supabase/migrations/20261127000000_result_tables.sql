@@ -1,4 +1,4 @@
--- Result tables the BFF keeps in the app's Supabase project (api-contract.md §5).
+-- Result tables the BFF keeps in the app's Supabase project (docs/api.md, Results).
 -- One row per job and result index; the BFF upserts on (job_id, result_index), so every write
 -- (pending at submit, processing at start, complete/failed at the end) is repeatable.
 

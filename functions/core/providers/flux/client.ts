@@ -6,7 +6,7 @@ import { errorForStatus, timeoutError } from '../provider-errors.ts';
 import { fluxSettings } from './settings.ts';
 
 /**
- * Transport for Black Forest Labs' API (provider-contracts.md §5): the `x-key` header, BFL's
+ * Transport for Black Forest Labs' API (docs/providers/flux.md, "Endpoints the service uses"): the `x-key` header, BFL's
  * error bodies, and the rule for which polling URLs the key may be sent to.
  */
 

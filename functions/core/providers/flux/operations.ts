@@ -1,9 +1,7 @@
-import { z } from 'zod';
-import { providerModel } from '../../config.ts';
+import * as z from 'zod';
 import { InputInvalidError, ProviderRejectedError, ProviderUnavailableError } from '../../errors.ts';
 import { checkImageHeader } from '../../images/input-check.ts';
 import { logger } from '../../logger.ts';
-import { assetUrlField, booleanField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
 import type {
   AsyncProviderOperation,
   PollOutcome,
@@ -15,29 +13,14 @@ import type { FetchedInput } from '../../storage/input-fetcher.ts';
 import { downloadProviderFile } from '../http-client.ts';
 import { moderatedError } from '../provider-errors.ts';
 import { bflConnection, bflRequest, FLUX_LABEL, trustedPollingUrl } from './client.ts';
-import { fluxSettings } from './settings.ts';
+import { fluxRequests, type ImageToImageRequest, ImageToImageSchema, OUTPUT_FORMATS } from './schemas.ts';
+import { fluxPolling, fluxSettings } from './settings.ts';
 
 /**
- * FLUX.1 Kontext [pro]/[max] image editing (provider-contracts.md §5): submit once, then the
+ * FLUX.1 Kontext [pro]/[max] image editing (docs/providers/flux.md): submit once, then the
  * state machine's Wait → PollProviderJob → Choice loop polls BFL's `polling_url` until a terminal
  * status. The result URL lives 10 minutes, so a `Ready` poll downloads it at once.
  */
-
-const MODELS = ['flux-kontext-pro', 'flux-kontext-max'] as const;
-/** The guide's list; every one lies inside BFL's 21:9…9:21 range. */
-const ASPECT_RATIOS = ['1:1', '16:9', '9:16', '21:9', '2:3', '3:2', '4:5', '5:4'] as const;
-/** BFL takes only these two (the Python BFF's `webp` was a 422 at BFL, §8 item 16). */
-const OUTPUT_FORMATS = ['png', 'jpeg'] as const;
-/** BFL publishes no prompt limit; this bound only keeps request bodies sane. */
-const MAX_PROMPT_CHARACTERS = 10_000;
-/** Seeds travel as JSON numbers: larger integers would silently lose precision. */
-const MAX_SEED = Number.MAX_SAFE_INTEGER;
-
-/**
- * Kontext usually finishes in 5–20 s; BFL suggests polling every 0.5–2 s. The state machine
- * waits in whole seconds, so 1 s keeps the added latency under a second.
- */
-const PENDING_WAIT_SECONDS = 1;
 
 /**
  * A poll is a small GET that BFL answers at once. Without a limit of its own it would wait the
@@ -49,27 +32,10 @@ const POLL_TIMEOUT_SECONDS = 30;
 /**
  * Ten minutes: 30–100 times a normal Kontext run, with room for queueing at busy hours. A task
  * still Pending by then is stuck rather than slow, and failing it as timed out frees the client
- * far sooner than the 30-minute default. At one poll a second that is at most ~600 polls, well
- * inside Step Functions' 25,000-event execution history.
+ * far sooner than the 30-minute default. With fluxPolling's waits (2–30 s) a job stuck that
+ * long costs a few dozen polls.
  */
 const DEADLINE_SECONDS = 10 * 60;
-
-const ImageToImageSchema = z.object({
-  task_id: taskIdField,
-  provider: z.literal('flux'),
-  prompt: text(MAX_PROMPT_CHARACTERS),
-  input_image_asset_url: assetUrlField,
-  /** Not in the guide: selects BFL's endpoint (Kontext [max] is dearer and limited to 6 tasks). */
-  model: oneOf(MODELS).default(
-    () => providerModel(fluxSettings.models.imageToImage) as (typeof MODELS)[number],
-  ),
-  aspect_ratio: oneOf(ASPECT_RATIOS).optional(),
-  output_format: oneOf(OUTPUT_FORMATS).default('png'),
-  safety_tolerance: intRange(0, 6).default(2),
-  prompt_upsampling: booleanField.default(false),
-  seed: intRange(0, MAX_SEED).optional(),
-});
-type ImageToImageRequest = z.infer<typeof ImageToImageSchema>;
 
 /** What travels in the execution between polls (small: a state's payload is limited). */
 const JobStateSchema = z.object({
@@ -100,7 +66,7 @@ function submitBody(request: ImageToImageRequest, input: FetchedInput): Record<s
     prompt: request.prompt,
     // Base64, not the storage URL: BFL cannot reach a private bucket or the local stack.
     input_image: input.bytes.toString('base64'),
-    // Omitted unless chosen, so the output keeps the input's proportions (§8 item 16).
+    // Omitted unless chosen, so the output keeps the input's proportions (docs/providers/flux.md, "Fields and limits checked").
     ...(request.aspect_ratio !== undefined ? { aspect_ratio: request.aspect_ratio } : {}),
     // Always sent: BFL's documented default has changed between jpeg and png.
     output_format: request.output_format,
@@ -216,8 +182,8 @@ async function poll(
       return {
         status: 'pending',
         // BFL reports 0–1 (or null); status shows 0–100.
+        // The poll schedule (fluxPolling) estimates the next wait from it.
         ...(typeof progress === 'number' ? { progress: Math.min(100, Math.max(0, progress * 100)) } : {}),
-        waitSeconds: PENDING_WAIT_SECONDS,
       };
     case 'Ready':
       return downloadResult(state, answer.data, connection.baseUrl);
@@ -239,7 +205,7 @@ async function poll(
     case 'Task not found':
       throw new ProviderRejectedError(notFound);
     default:
-      // A status BFL added after this was written: keep polling with the default growing waits;
+      // A status BFL added after this was written: keep polling with growing waits;
       // the deadline ends it if it never resolves.
       logger.warn('Unknown Flux task status; polling again', {
         provider_job_id: state.id,
@@ -250,13 +216,10 @@ async function poll(
 }
 
 export const fluxImageToImage: AsyncProviderOperation = {
-  provider: 'flux',
+  ...fluxRequests['image-to-image'],
   mode: 'async',
-  schema: ImageToImageSchema,
-  inputFields: ['input_image_asset_url'],
-  resultKind: 'image',
-  reportsProgress: true,
   deadlineSeconds: DEADLINE_SECONDS,
+  polling: fluxPolling,
   submit: (params, inputs, context) => submit(params, inputs, context),
   poll: (state, context) => poll(state, context.signal),
 };

@@ -1,3 +1,4 @@
+import type { PollPacing } from '../../operations/provider-operation.ts';
 import type { ProviderSettings } from '../provider-settings.ts';
 
 /**
@@ -40,3 +41,18 @@ export const fluxSettings = {
   },
   sandbox: { apiPath: '' },
 } as const satisfies ProviderSettings;
+
+/**
+ * How a Kontext job is polled (functions/core/workflow/poll-schedule.ts). BFL documents polling
+ * `polling_url` until a final status but states no interval or per-task limit
+ * (https://docs.bfl.ai/api-reference/utility/get-result, checked 2026-12). Not provider facts,
+ * this service's choices: Kontext edits finish in seconds, so the first poll comes after about
+ * 5 s; never more often than every 2 s, since polling faster saves under 2 s on a result and a
+ * job stuck until its 10-minute deadline would otherwise cost hundreds of state transitions; at
+ * most 30 s apart, which bounds the delay a long queue adds after the image is ready.
+ */
+export const fluxPolling = {
+  typicalSeconds: 10,
+  minWaitSeconds: 2,
+  maxWaitSeconds: 30,
+} as const satisfies PollPacing;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ProviderRejectedError } from '../../errors.ts';
 import type { GeneratedFile } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
@@ -12,7 +12,7 @@ import { errorForStatus, moderatedError } from '../provider-errors.ts';
 import { recraftSettings } from './settings.ts';
 
 /**
- * Transport for Recraft's external API (provider-contracts.md §4): `Authorization: Bearer`, one
+ * Transport for Recraft's external API (docs/providers/recraft.md, "Endpoints the service uses"): `Authorization: Bearer`, one
  * synchronous call per operation, Recraft's error bodies (plain text or JSON), and the results
  * (temporary `url`s downloaded at once, or `b64_json` decoded).
  */
@@ -39,7 +39,7 @@ interface RecraftErrorBody {
 
 /**
  * Recraft answers errors as `text/plain` (401 "request unauthorized", 404 "404 page not found")
- * or JSON (§8 item 14): the body is read as text, and parsed only when it says it is JSON.
+ * or JSON (docs/providers/recraft.md, "Error shapes"): the body is read as text, and parsed only when it says it is JSON.
  */
 async function readError(response: Response): Promise<RecraftErrorBody> {
   const text = (await response.text().catch(() => '')).trim();

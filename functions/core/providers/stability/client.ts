@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ProviderRejectedError } from '../../errors.ts';
 import type { GeneratedFile } from '../../operations/provider-operation.ts';
 import { sniffFileKind } from '../../storage/content-type.ts';
@@ -8,7 +8,7 @@ import type { CheckedImage } from './input-image.ts';
 import { stabilitySettings } from './settings.ts';
 
 /**
- * The Stability AI REST v2beta transport (provider-contracts.md §3.1): every service the BFF
+ * The Stability AI REST v2beta transport (docs/providers/stability.md, "Endpoints the service uses"): every service the BFF
  * uses is one synchronous multipart POST that answers the result itself (an image, or for
  * SPAR3D a GLB model).
  */
@@ -31,7 +31,7 @@ export interface StabilityCall {
 }
 
 // The image services negotiate with `accept` (`image/*` answers raw bytes). The 3D services
-// document no negotiation and only answer GLB (provider-contracts §3.2): they get the wildcard
+// document no negotiation and only answer GLB (docs/providers/stability.md, "Endpoints the service uses"): they get the wildcard
 // that Stability's own samples send, since `application/json` is refused there and `image/*`
 // would ask for a type they never answer.
 const ACCEPT = { image: 'image/*', model: '*/*' } as const;

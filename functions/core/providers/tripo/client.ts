@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { getConfig, providerBaseUrl, requireSecret } from '../../config.ts';
 import { ProviderRejectedError, ProviderUnavailableError } from '../../errors.ts';
 import { logger } from '../../logger.ts';

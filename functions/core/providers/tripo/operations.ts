@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { getConfig, providerModel } from '../../config.ts';
 import {
   InputInvalidError,
@@ -36,8 +36,9 @@ import {
   REFINE_UNSENT_KEYS,
   RefineModelSchema,
   TextToModelSchema,
+  tripoRequests,
 } from './requests.ts';
-import { tripoSettings } from './settings.ts';
+import { tripoGenerationPolling, tripoSettings, tripoTexturePolling } from './settings.ts';
 
 /**
  * Tripo API v3 (docs/providers/tripo.md): text-to-model, image-to-model (one view →
@@ -474,7 +475,8 @@ async function poll(rawState: Record<string, unknown>, context: ProviderRunConte
   switch (task.status) {
     case 'queued':
     case 'running':
-      // v3 gives no time estimate: the state machine's growing waits apply. 100 only with the result.
+      // v3 gives no time estimate: the poll schedule estimates one from this progress. 100 only
+      // with the result.
       return {
         status: 'pending',
         ...(typeof task.progress === 'number' ? { progress: Math.min(99, Math.max(0, task.progress)) } : {}),
@@ -489,36 +491,29 @@ async function poll(rawState: Record<string, unknown>, context: ProviderRunConte
 // ---------------------------------------------------------------------------------------------------
 // Catalogue entries
 
-const common = {
-  provider: 'tripo',
-  mode: 'async',
-  resultKind: 'model',
-  reportsProgress: true,
-  poll,
-} as const;
+const common = { mode: 'async', poll } as const;
 
 export const tripoTextToModel: AsyncProviderOperation = {
   ...common,
-  schema: TextToModelSchema,
-  inputFields: [],
+  ...tripoRequests['text-to-model'],
   deadlineSeconds: GENERATION_DEADLINE_SECONDS,
+  polling: tripoGenerationPolling,
   submit: (params, _inputs, context) => submitTextToModel(params, context),
 };
 
 export const tripoImageToModel: AsyncProviderOperation = {
   ...common,
-  schema: ImageToModelSchema,
-  inputFields: ['input_image_asset_urls'],
+  ...tripoRequests['image-to-model'],
   deadlineSeconds: GENERATION_DEADLINE_SECONDS,
+  polling: tripoGenerationPolling,
   submit: (params, inputs, context) => submitImageToModel(params, inputs, context),
 };
 
 export const tripoRefineModel: AsyncProviderOperation = {
   ...common,
-  schema: RefineModelSchema,
-  // Fetched in submit only when needed: a model this service made is referenced by its task id.
-  inputFields: [],
+  ...tripoRequests['refine-model'],
   deadlineSeconds: TEXTURE_DEADLINE_SECONDS,
+  polling: tripoTexturePolling,
   submit: (params, _inputs, context) => submitRefineModel(params, context),
 };
 

@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { providerModel } from '../../config.ts';
 import { assetUrlField, booleanField, intRange, oneOf, taskIdField, text } from '../../operations/fields.ts';
+import type { OperationRequest } from '../../operations/operation-request.ts';
 import { retiredOn } from '../provider-settings.ts';
 import { tripoSettings } from './settings.ts';
 
@@ -250,3 +251,13 @@ export const RefineModelSchema = z.object({
 export type RefineModelRequest = z.infer<typeof RefineModelSchema>;
 export const REFINE_KEYS = ['texture', 'pbr', 'texture_quality'] as const;
 export const REFINE_UNSENT_KEYS = ['model_version', 'face_limit', 'auto_size'] as const;
+
+const TRIPO_FACTS = { provider: 'tripo', resultKind: 'model', reportsProgress: true } as const;
+
+/** What the submit handler needs of each Tripo operation; operations.ts adds the code that runs it. */
+export const tripoRequests = {
+  'text-to-model': { ...TRIPO_FACTS, schema: TextToModelSchema, inputFields: [] },
+  'image-to-model': { ...TRIPO_FACTS, schema: ImageToModelSchema, inputFields: ['input_image_asset_urls'] },
+  // Fetched in submit only when needed: a model this service made is referenced by its task id.
+  'refine-model': { ...TRIPO_FACTS, schema: RefineModelSchema, inputFields: [] },
+} as const satisfies Record<string, OperationRequest>;

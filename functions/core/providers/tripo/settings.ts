@@ -1,3 +1,4 @@
+import type { PollPacing } from '../../operations/provider-operation.ts';
 import type { ProviderSettings } from '../provider-settings.ts';
 
 const IMAGE_UPLOAD_BYTES = 20 * 1000 * 1000;
@@ -71,3 +72,25 @@ export const tripoSettings = {
   },
   sandbox: { apiPath: '/v3', key: 'tsk_sandbox' },
 } as const satisfies ProviderSettings;
+
+/**
+ * How Tripo tasks are polled (functions/core/workflow/poll-schedule.ts). Tripo's task-query page
+ * allows at most one request a second per task (developers.tripo3d.ai/en/docs task-query, as
+ * quoted by third-party readings of it; the official JS and Go SDKs poll every 2 s), checked
+ * 2026-12: the floor is 2 s. Tripo publishes no typical duration in the sources we could read;
+ * `typicalSeconds` is this service's estimate (a generation takes a minute or more, up to ~10
+ * minutes with detailed textures). The 60 s ceiling bounds the delay between a long task ending
+ * and the task showing it, and keeps a 10-minute task near a dozen polls.
+ */
+export const tripoGenerationPolling = {
+  typicalSeconds: 60,
+  minWaitSeconds: 2,
+  maxWaitSeconds: 60,
+} as const satisfies PollPacing;
+
+/** Re-texturing (`/models/texture`) takes a few minutes; the same rate rules apply. */
+export const tripoTexturePolling = {
+  typicalSeconds: 60,
+  minWaitSeconds: 2,
+  maxWaitSeconds: 60,
+} as const satisfies PollPacing;

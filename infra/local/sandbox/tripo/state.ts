@@ -14,7 +14,14 @@ const DEFAULTS = {
   extraFields: 'reject' as 'reject' | 'accept',
   renderSize: 256,
   retryAfterSeconds: 10,
+  clockTimeline: undefined as ClockTimeline | undefined,
 };
+
+/** A task timeline in time rather than polls: queued for `queuedMs`, then running for `runningMs`. */
+export interface ClockTimeline {
+  queuedMs: number;
+  runningMs: number;
+}
 
 /** Knobs for tests; the local stack keeps the defaults. */
 export const tripoSandboxSettings: {
@@ -32,11 +39,29 @@ export const tripoSandboxSettings: {
   retryAfterSeconds: number;
   /** The clock behind timestamps, URL and token expiry and the concurrency window (tests move it). */
   now: () => number;
+  /**
+   * When set, tasks created afterwards follow `now` instead of their polls: queued, then running
+   * with progress rising with the time since creation, then the outcome (`setTripoClockTimeline`).
+   */
+  clockTimeline: ClockTimeline | undefined;
 } = { ...DEFAULTS, now: () => Date.now() };
 
 export function setTripoTimeline(queuedPolls: number, runningPolls: number): void {
   tripoSandboxSettings.queuedPolls = Math.max(0, Math.floor(queuedPolls));
   tripoSandboxSettings.runningPolls = Math.max(0, Math.floor(runningPolls));
+  tripoSandboxSettings.clockTimeline = undefined;
+}
+
+/**
+ * Tasks created afterwards run on `tripoSandboxSettings.now` (a test can move it): queued for
+ * `queuedSeconds`, then running for `runningSeconds` with progress rising with time, then the
+ * outcome. `setTripoTimeline` (or a reset) goes back to timelines driven by polls.
+ */
+export function setTripoClockTimeline(queuedSeconds: number, runningSeconds: number): void {
+  tripoSandboxSettings.clockTimeline = {
+    queuedMs: Math.max(0, queuedSeconds * 1000),
+    runningMs: Math.max(0, runningSeconds * 1000),
+  };
 }
 
 /** The base path of the API: the adapter's base URL is `<mount>/v3`. */
@@ -109,6 +134,8 @@ export interface Task {
   queuedPolls: number;
   runningPolls: number;
   polls: number;
+  /** Set when the task follows the clock instead of its polls. */
+  clock?: ClockTimeline | undefined;
   outcome: Outcome;
   /** The documented fields of the request, as sent. */
   input: Record<string, unknown>;

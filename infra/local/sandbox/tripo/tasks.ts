@@ -76,6 +76,7 @@ export function createTask(draft: TaskDraft, key: string): Record<string, unknow
     queuedPolls: tripoSandboxSettings.queuedPolls,
     runningPolls: tripoSandboxSettings.runningPolls,
     polls: 0,
+    clock: tripoSandboxSettings.clockTimeline,
     outcome:
       effect?.kind === 'outcome' ? effect.outcome : { status: 'success', when: 'after-run', terminal: true },
     input: draft.input,
@@ -89,23 +90,53 @@ export function createTask(draft: TaskDraft, key: string): Record<string, unknow
   return { task_id: id, type: draft.type, status: 'queued' };
 }
 
-/** The poll after which the task reports how it ended. */
-function endsAfter(task: Task): number {
+/**
+ * Where the task is on its timeline: the polls so far (each poll is one step, the first poll
+ * step 1), or on a clock timeline the milliseconds since creation; with the lengths of its
+ * queued and running phases in the same unit.
+ */
+interface Timeline {
+  at: number;
+  queued: number;
+  running: number;
+  /** Clock timelines end a phase when its time is up; poll timelines after its last poll. */
+  clock: boolean;
+}
+
+function timeline(task: Task): Timeline {
+  return task.clock
+    ? {
+        at: tripoSandboxSettings.now() - task.createdAt,
+        queued: task.clock.queuedMs,
+        running: task.clock.runningMs,
+        clock: true,
+      }
+    : { at: task.polls, queued: task.queuedPolls, running: task.runningPolls, clock: false };
+}
+
+/** Whether the point `end` of the timeline has not been reached yet. */
+function before(line: Timeline, end: number): boolean {
+  return line.clock ? line.at < end : line.at <= end;
+}
+
+/** The point after which the task reports how it ended. */
+function endsAfter(task: Task, line: Timeline): number {
   switch (task.outcome.when) {
     case 'after-queue':
-      return task.queuedPolls;
+      return line.queued;
     case 'mid-run':
-      return task.queuedPolls + Math.ceil(task.runningPolls / 2);
+      return line.queued + Math.ceil(line.running / 2);
     case 'after-run':
-      return task.queuedPolls + task.runningPolls;
+      return line.queued + line.running;
     case 'never':
       return Number.POSITIVE_INFINITY;
   }
 }
 
-function runningProgress(task: Task, step: number): number {
-  if (step >= task.runningPolls) return 99;
-  return Math.max(1, Math.round((step / task.runningPolls) * 95));
+function runningProgress(line: Timeline): number {
+  const step = line.at - line.queued;
+  if (step >= line.running) return 99;
+  return Math.max(1, Math.round((step / line.running) * 95));
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -119,12 +150,11 @@ export async function pollTask(task: Task, context: SandboxContext): Promise<Rec
   const base = { task_id: task.id, type: task.type };
   const tail = { input: task.input, created_at: iso(task.createdAt) };
 
-  if (!task.finished && task.polls <= endsAfter(task)) {
+  const line = timeline(task);
+  if (!task.finished && before(line, endsAfter(task, line))) {
     const queued =
-      task.polls <= task.queuedPolls || (task.outcome.when === 'never' && task.outcome.status === 'queued');
-    if (!queued) {
-      task.lastProgress = Math.max(task.lastProgress, runningProgress(task, task.polls - task.queuedPolls));
-    }
+      before(line, line.queued) || (task.outcome.when === 'never' && task.outcome.status === 'queued');
+    if (!queued) task.lastProgress = Math.max(task.lastProgress, runningProgress(line));
     task.lastStatus = queued ? 'queued' : 'running';
     return {
       ...base,
