@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { getConfig, required } from '../config.ts';
+import { getConfig } from '../config.ts';
 import { ProviderUnavailableError } from '../errors.ts';
 import { isTransientStatus } from '../transient-retry.ts';
+import { assetUrl } from './asset-urls.ts';
 import { supabaseClient } from './supabase.ts';
 
 /**
@@ -64,23 +65,6 @@ export const assetStorage = {
     throw new Error(`${what}; the result was refused`, { cause: error });
   },
 
-  /**
-   * The URL a client downloads: public, or signed at read time for a private bucket. A public URL
-   * is built the way supabase-js builds it, with no client: the status path then needs neither
-   * the service key nor a network call.
-   */
-  async urlFor(path: string): Promise<string> {
-    const config = getConfig();
-    if (config.SUPABASE_BUCKET_PUBLIC) {
-      const base = required(config.SUPABASE_URL, 'SUPABASE_URL').replace(/\/+$/, '');
-      return encodeURI(`${base}/storage/v1/object/public/${config.SUPABASE_BUCKET}/${path}`);
-    }
-    const supabase = await supabaseClient();
-    const { data, error } = await supabase.storage
-      .from(config.SUPABASE_BUCKET)
-      .createSignedUrl(path, config.SUPABASE_SIGNED_URL_TTL_SECONDS);
-    if (error || !data)
-      throw new Error(`Could not sign the result URL: ${error?.message ?? 'no URL returned'}`);
-    return data.signedUrl;
-  },
+  /** The URL a client downloads (asset-urls.ts, kept apart so status reads need no supabase-js). */
+  urlFor: assetUrl,
 };

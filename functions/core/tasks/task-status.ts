@@ -1,5 +1,5 @@
 import { NotFoundError, ValidationError } from '../errors.ts';
-import { assetStorage } from '../storage/asset-storage.ts';
+import { assetUrl } from '../storage/asset-urls.ts';
 import { JOB_ID_PATTERN } from './job-id.ts';
 import type { Task } from './task.ts';
 import { taskRepository } from './task-repository.ts';
@@ -38,9 +38,7 @@ export async function readTaskStatus(tenantId: string, jobId: string, service: s
 
 async function statusBody(task: Task): Promise<TaskStatusBody> {
   const urls =
-    task.status === 'complete'
-      ? await Promise.all((task.assets ?? []).map((a) => assetStorage.urlFor(a.path)))
-      : [];
+    task.status === 'complete' ? await Promise.all((task.assets ?? []).map((a) => assetUrl(a.path))) : [];
   const body: TaskStatusBody = {
     task_id: task.job_id,
     status: task.status,
