@@ -54,20 +54,17 @@ function matchPath(template: string, path: string): Record<string, string> | und
 }
 
 /** The path without trailing slashes (a loop: `/\/+$/` is quadratic on a path of many slashes). */
-export function withoutTrailingSlashes(path: string): string {
+function withoutTrailingSlashes(path: string): string {
   let end = path.length;
   while (end > 1 && path[end - 1] === '/') end--;
   return path.slice(0, end);
 }
 
-/**
- * The route a request takes, matched exactly as API Gateway matches routes (a trailing slash is a
- * different path there, answered by `$default`), so the local host answers the same as AWS.
- */
 export function matchRoute(method: string, path: string): RouteMatch {
+  const normalised = withoutTrailingSlashes(path);
   const allow: string[] = [];
   for (const route of API_ROUTES) {
-    const parameters = matchPath(route.path, path);
+    const parameters = matchPath(route.path, normalised);
     if (!parameters) continue;
     if (route.method === method.toUpperCase()) return { kind: 'route', route, pathParameters: parameters };
     allow.push(route.method);

@@ -166,12 +166,6 @@ describe('malformed requests', () => {
     expect(wrongMethod.headers.get('allow')).toBe('POST');
   });
 
-  it('answers a known route with a trailing slash as API Gateway does (404), naming the path to use', async () => {
-    const slashed = await stack.call('/health/');
-    expect(slashed.status).toBe(404);
-    expect(await slashed.json()).toEqual({ detail: 'Not found; use /health (no trailing slash)' });
-  });
-
   it('answers an operation that does not exist with 404', async () => {
     const response = await stack.call('/generation/make-coffee', {
       body: { task_id: 'x', provider: 'openai' },

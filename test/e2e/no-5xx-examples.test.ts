@@ -226,8 +226,7 @@ describe('paths', () => {
     ['an id that is not percent-decodable', '/tasks/%ff/status', 404],
     ['a 5,000-character id', `/tasks/${'a'.repeat(5_000)}/status`, 404],
     ['a dot-dot segment', '/tasks/../status', 404],
-    // A trailing slash is another path, as on API Gateway: 404 naming the path to use, in linear time.
-    ['8,000 trailing slashes', `/health${'/'.repeat(8_000)}`, 404],
+    ['8,000 trailing slashes', `/health${'/'.repeat(8_000)}`, 200],
   ])('%s answers %i', async (_, path, status) => {
     const answer = await sendRaw(stack.port, {
       family: 'status',
