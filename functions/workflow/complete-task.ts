@@ -1,5 +1,6 @@
+import { completeTask } from '../core/workflow/finish.ts';
 import { workflowStep } from '../core/workflow/step.ts';
-import { completeTask, ResultSchema, TaskInputSchema } from '../core/workflow/steps.ts';
+import { ResultSchema, TaskInputSchema } from '../core/workflow/step-io.ts';
 
 /** State CompleteTask: the task becomes complete with its stored results. */
 export const handler = workflowStep(

@@ -1,5 +1,6 @@
+import { failTask } from '../core/workflow/finish.ts';
 import { workflowStep } from '../core/workflow/step.ts';
-import { failTask, StateErrorSchema, TaskInputSchema } from '../core/workflow/steps.ts';
+import { StateErrorSchema, TaskInputSchema } from '../core/workflow/step-io.ts';
 
 /** State FailTask: the caught error becomes the task's `error` and `error_code`. */
 export const handler = workflowStep(

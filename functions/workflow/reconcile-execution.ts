@@ -4,7 +4,7 @@ import { invocationLogger, logger } from '../core/logger.ts';
 import { countTaskFailure } from '../core/observability/metrics.ts';
 import { TaskRefSchema } from '../core/tasks/task.ts';
 import { taskRepository } from '../core/tasks/task-repository.ts';
-import { recordResultRows } from '../core/workflow/steps.ts';
+import { recordResultRows } from '../core/workflow/rows.ts';
 
 /**
  * EventBridge "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED): the

@@ -1,5 +1,6 @@
+import { submitProviderJob } from '../core/workflow/async-jobs.ts';
 import { workflowStep } from '../core/workflow/step.ts';
-import { submitProviderJob, TaskInputSchema } from '../core/workflow/steps.ts';
+import { TaskInputSchema } from '../core/workflow/step-io.ts';
 
 /** State SubmitProviderJob: creates the asynchronous provider job and records its id. */
 export const handler = workflowStep('SubmitProviderJob', TaskInputSchema, ({ task }) =>

@@ -20,9 +20,11 @@ const KIB = 1024;
 
 /**
  * Budgets in KiB of `index.mjs`: measured 2026-12-02 plus modest headroom. health and not-found
- * (50 KiB), get-task-status (600 KiB) and submit-generation (1 MiB) meet the targets; every
- * workflow function still carries the whole runnable catalogue (steps.ts is not yet split per
- * state). Lower a budget when a bundle shrinks.
+ * (50 KiB), get-task-status (600 KiB) and submit-generation (1 MiB) meet the targets. Each
+ * workflow function carries only the state it runs (functions/core/workflow/*.ts): the states
+ * that record a task read the request side of the catalogue (521–794 KiB), process-image the
+ * downscale code (2,552 KiB), and only run-provider, submit- and poll-provider-job the runnable
+ * catalogue (2,852–3,082 KiB). Lower a budget when a bundle shrinks.
  */
 const BUDGET_KIB: Record<string, number> = {
   'api/health': 50,
@@ -30,16 +32,16 @@ const BUDGET_KIB: Record<string, number> = {
   'api/get-task-status': 560,
   'api/register-api-key': 560,
   'api/submit-generation': 900,
-  'workflow/mark-task-processing': 3_400,
-  'workflow/run-provider': 3_550,
-  'workflow/process-image': 3_550,
-  'workflow/submit-provider-job': 3_300,
-  'workflow/poll-provider-job': 3_550,
-  'workflow/complete-task': 3_200,
-  'workflow/fail-task': 3_200,
-  'workflow/record-result-rows': 3_400,
-  [`workflow/${RECONCILE_FUNCTION}`]: 3_400,
-  ...Object.fromEntries(OPS_FUNCTIONS.map((name) => [`ops/${name}`, 3_450])),
+  'workflow/mark-task-processing': 850,
+  'workflow/run-provider': 3_400,
+  'workflow/process-image': 2_800,
+  'workflow/submit-provider-job': 3_150,
+  'workflow/poll-provider-job': 3_400,
+  'workflow/complete-task': 600,
+  'workflow/fail-task': 600,
+  'workflow/record-result-rows': 850,
+  [`workflow/${RECONCILE_FUNCTION}`]: 850,
+  ...Object.fromEntries(OPS_FUNCTIONS.map((name) => [`ops/${name}`, 900])),
 };
 
 /** The request side of the operation catalogue, which the submit path is meant to load alone. */
@@ -80,6 +82,19 @@ function contains(name: string, pattern: RegExp): string[] {
 const HEAVY_STACK = /node_modules\/(@middy|zod|@aws-sdk|@smithy|@supabase|openai|jimp|@jimp|@jsquash)\//;
 const PROVIDER_RUN_CODE =
   /node_modules\/(openai|jimp|@jimp|@jsquash|@cornerstonejs)\/|functions\/core\/(images\/codecs|providers\/\w+\/(client|operations|input-image))\.ts/;
+/** A provider's own run code (its client, runnable operations, input checks) or the OpenAI SDK. */
+const PROVIDER_CLIENT_CODE =
+  /node_modules\/openai\/|functions\/core\/(operations\/catalogue|providers\/\w+\/(client|operations|input-image))\.ts/;
+
+/** Workflow states that only record a task: they need the catalogue's metadata, never its run code. */
+const METADATA_ONLY = [
+  'workflow/mark-task-processing',
+  'workflow/complete-task',
+  'workflow/fail-task',
+  'workflow/record-result-rows',
+  `workflow/${RECONCILE_FUNCTION}`,
+  ...OPS_FUNCTIONS.map((name) => `ops/${name}`),
+];
 
 beforeAll(async () => {
   const sources = [...Object.keys(BUDGET_KIB).map((name) => `functions/${name}.ts`), REQUEST_VALIDATION];
@@ -147,6 +162,29 @@ describe('what the README says a bundle contains', () => {
       expect(filesNamedIn(bundled(name).text, wasmAssetFiles()), name).toEqual([]);
     }
   });
+
+  it.each(METADATA_ONLY)(
+    '%s reads the request side of the catalogue only: no provider client, OpenAI SDK, jimp, codec or .wasm',
+    (name) => {
+      expect(contains(name, PROVIDER_RUN_CODE)).toEqual([]);
+      expect(contains(name, /functions\/core\/operations\/(catalogue|downscale)\.ts$/)).toEqual([]);
+      expect(filesNamedIn(bundled(name).text, wasmAssetFiles()), name).toEqual([]);
+      // The check can fail: the metadata does come from the request side.
+      expect(contains(name, /functions\/core\/operations\/request-catalogue\.ts$/)).toHaveLength(1);
+    },
+  );
+
+  it('process-image carries the downscale code and no provider client', () => {
+    expect(contains('workflow/process-image', PROVIDER_CLIENT_CODE)).toEqual([]);
+    expect(contains('workflow/process-image', /functions\/core\/operations\/downscale\.ts$/)).toHaveLength(1);
+  });
+
+  it.each(['workflow/run-provider', 'workflow/submit-provider-job', 'workflow/poll-provider-job'])(
+    '%s carries the runnable catalogue (the pattern above can match)',
+    (name) => {
+      expect(contains(name, PROVIDER_CLIENT_CODE).length).toBeGreaterThan(0);
+    },
+  );
 
   it('process-image names every codec .wasm file, so all of them are copied beside it', () => {
     expect(filesNamedIn(bundled('workflow/process-image').text, wasmAssetFiles())).toEqual(wasmAssetFiles());

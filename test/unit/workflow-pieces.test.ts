@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { matchRoute } from '../../functions/api/routes.ts';
 import { errorCodeFor, RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.ts';
 import { JOB_ID_PATTERN, newJobId } from '../../functions/core/tasks/job-id.ts';
-import { failureMessage } from '../../functions/core/workflow/steps.ts';
+import { failureMessage } from '../../functions/core/workflow/finish.ts';
 
 describe('job ids', () => {
   it('contain the client task id, are URL-safe and valid execution names', () => {

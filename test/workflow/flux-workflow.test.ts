@@ -12,12 +12,9 @@ import { validateGeneration } from '../../functions/core/operations/validate-req
 import { fluxPolling } from '../../functions/core/providers/flux/settings.ts';
 import type { TaskRef } from '../../functions/core/tasks/task.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
-import {
-  failTask,
-  type ProviderJob,
-  pollProviderJob,
-  submitProviderJob,
-} from '../../functions/core/workflow/steps.ts';
+import { pollProviderJob, submitProviderJob } from '../../functions/core/workflow/async-jobs.ts';
+import { failTask } from '../../functions/core/workflow/finish.ts';
+import type { ProviderJob } from '../../functions/core/workflow/step-io.ts';
 import {
   fluxSandboxSettings,
   resetFluxSandbox,

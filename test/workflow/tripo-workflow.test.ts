@@ -7,7 +7,8 @@ import { validateGeneration } from '../../functions/core/operations/validate-req
 import { tripoGenerationPolling } from '../../functions/core/providers/tripo/settings.ts';
 import type { TaskRef } from '../../functions/core/tasks/task.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
-import { type ProviderJob, pollProviderJob, submitProviderJob } from '../../functions/core/workflow/steps.ts';
+import { pollProviderJob, submitProviderJob } from '../../functions/core/workflow/async-jobs.ts';
+import type { ProviderJob } from '../../functions/core/workflow/step-io.ts';
 import { resetTripoSandbox, setTripoTimeline } from '../../infra/local/sandbox/tripo.ts';
 import { samplePng, startTestStack, type TestStack } from '../support/local-stack.ts';
 

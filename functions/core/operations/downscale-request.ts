@@ -14,6 +14,8 @@ export const DownscaleSchema = z.object({
 
 export const downscaleRequest = {
   provider: 'bff',
+  mode: 'sync',
+  runsOn: 'image-processing',
   schema: DownscaleSchema,
   inputFields: ['input_image_asset_url'],
   resultKind: 'image',

@@ -26,8 +26,6 @@ export const DOWNSCALE_INPUT_LIMITS: ImageLimits = {
  */
 export const downscaleOperation: SyncProviderOperation = {
   ...downscaleRequest,
-  mode: 'sync',
-  runsOn: 'image-processing',
   async run(params, inputs) {
     const request = DownscaleSchema.parse(params);
     const [input] = inputs;

@@ -16,7 +16,7 @@ export interface ProviderRunContext {
   /**
    * Wraps an asynchronous provider's one paid create request (after its uploads, right before the
    * request goes out): the workflow records that a create is in flight, so a rerun after a crash
-   * before the job id was recorded does not create a second job (steps.ts `submitProviderJob`).
+   * before the job id was recorded does not create a second job (workflow/async-jobs.ts `submitProviderJob`).
    */
   guardCreate?: <T>(create: () => Promise<T>) => Promise<T>;
 }

@@ -67,6 +67,17 @@ export function providersOf(operation: string): string[] {
   return [...(catalogue.get(operation)?.keys() ?? [])];
 }
 
+/**
+ * The request entry of a task already validated at submit: its metadata (mode, runsOn,
+ * resultKind, reportsProgress) without the code that runs it, for the workflow states that only
+ * record the task (their bundles stay free of provider clients and image codecs).
+ */
+export function operationRequest(operation: string, provider: string): OperationRequest {
+  const entry = catalogue.get(operation)?.get(provider);
+  if (!entry) throw new Error(`No catalogue entry for ${operation} with provider ${provider}`);
+  return entry;
+}
+
 /** The operation named in the path, or 404. */
 export function findOperation(operation: string | undefined): Map<string, OperationRequest> {
   const providers = operation ? catalogue.get(operation) : undefined;

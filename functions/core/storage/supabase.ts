@@ -5,7 +5,7 @@ let cached: { url: string; key: string; client: SupabaseClient } | undefined;
 
 /**
  * supabase-js sets no time limit of its own, so a hung upload would wait for the step's Lambda
- * timeout instead of failing as a transient error that storeFiles retries (steps.ts). Two minutes
+ * timeout instead of failing as a transient error that storeFiles retries (workflow/store-results.ts). Two minutes
  * covers the largest result (100 MiB) on a slow link.
  */
 const REQUEST_TIMEOUT_MS = 120_000;

@@ -2,7 +2,7 @@ import { getConfig } from '../config.ts';
 import { describeTaskExecution, type ExecutionStatus, taskRefOf } from '../executions/execution-starter.ts';
 import { describeError, logger } from '../logger.ts';
 import { countTaskFailure, METRIC, putMetric } from '../observability/metrics.ts';
-import { recordResultRows } from '../workflow/steps.ts';
+import { recordResultRows } from '../workflow/rows.ts';
 import type { Task } from './task.ts';
 import { taskRepository } from './task-repository.ts';
 

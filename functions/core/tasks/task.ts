@@ -28,7 +28,7 @@ export const TaskSchema = z.object({
   ai_service_task_id: z.string().optional(),
   /** What polling the provider's job needs (e.g. BFL's polling URL), kept so a rerun resumes it. */
   provider_state: z.record(z.string(), z.unknown()).optional(),
-  /** When a paid create went out and its answer is not yet recorded (steps.ts `submitProviderJob`). */
+  /** When a paid create went out and its answer is not yet recorded (workflow/async-jobs.ts `submitProviderJob`). */
   provider_create_started_at: z.string().optional(),
   created_at: z.string(),
   updated_at: z.string(),

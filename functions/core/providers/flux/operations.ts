@@ -217,7 +217,6 @@ async function poll(
 
 export const fluxImageToImage: AsyncProviderOperation = {
   ...fluxRequests['image-to-image'],
-  mode: 'async',
   deadlineSeconds: DEADLINE_SECONDS,
   polling: fluxPolling,
   submit: (params, inputs, context) => submit(params, inputs, context),

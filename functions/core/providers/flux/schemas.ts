@@ -40,6 +40,7 @@ export type ImageToImageRequest = z.infer<typeof ImageToImageSchema>;
 export const fluxRequests = {
   'image-to-image': {
     provider: 'flux',
+    mode: 'async',
     schema: ImageToImageSchema,
     inputFields: ['input_image_asset_url'],
     resultKind: 'image',

@@ -120,12 +120,10 @@ async function edit(
 
 export const openaiOperations = {
   'text-to-image': {
-    mode: 'sync',
     ...openaiRequests['text-to-image'],
     run: (params, _inputs, context) => generate(TextToImageSchema.parse(params), context.signal),
   },
   'image-to-image': {
-    mode: 'sync',
     ...openaiRequests['image-to-image'],
     run: async (params, inputs, context) => {
       const [input] = inputs;

@@ -148,6 +148,7 @@ export type ImageRequest = z.infer<typeof TextToImageSchema>;
 export const openaiRequests = {
   'text-to-image': {
     provider: 'openai',
+    mode: 'sync',
     schema: TextToImageSchema,
     inputFields: [],
     resultKind: 'image',
@@ -155,6 +156,7 @@ export const openaiRequests = {
   },
   'image-to-image': {
     provider: 'openai',
+    mode: 'sync',
     schema: ImageToImageSchema,
     inputFields: ['input_image_asset_url'],
     resultKind: 'image',

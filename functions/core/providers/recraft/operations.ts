@@ -205,22 +205,18 @@ async function processImage(
 
 export const recraftOperations = {
   'text-to-image': {
-    mode: 'sync',
     ...recraftRequests['text-to-image'],
     run: (params, _inputs, context) => generate(TextToImageSchema.parse(params), context.signal),
   },
   'image-to-image': {
-    mode: 'sync',
     ...recraftRequests['image-to-image'],
     run: (params, inputs, context) => imageToImage(ImageToImageSchema.parse(params), inputs, context.signal),
   },
   'image-inpaint': {
-    mode: 'sync',
     ...recraftRequests['image-inpaint'],
     run: (params, inputs, context) => inpaint(InpaintSchema.parse(params), inputs, context.signal),
   },
   'remove-background': {
-    mode: 'sync',
     ...recraftRequests['remove-background'],
     run: (params, inputs, context) =>
       processImage(
@@ -232,7 +228,6 @@ export const recraftOperations = {
       ),
   },
   upscale: {
-    mode: 'sync',
     ...recraftRequests.upscale,
     run: (params, inputs, context) =>
       processImage(

@@ -312,6 +312,7 @@ export type InpaintRequest = z.infer<typeof InpaintSchema>;
 export const recraftRequests = {
   'text-to-image': {
     provider: 'recraft',
+    mode: 'sync',
     schema: TextToImageSchema,
     inputFields: [],
     resultKind: 'image',
@@ -319,6 +320,7 @@ export const recraftRequests = {
   },
   'image-to-image': {
     provider: 'recraft',
+    mode: 'sync',
     schema: ImageToImageSchema,
     inputFields: ['input_image_asset_url'],
     resultKind: 'image',
@@ -326,6 +328,7 @@ export const recraftRequests = {
   },
   'image-inpaint': {
     provider: 'recraft',
+    mode: 'sync',
     schema: InpaintSchema,
     inputFields: ['input_image_asset_url', 'input_mask_asset_url'],
     resultKind: 'image',
@@ -333,6 +336,7 @@ export const recraftRequests = {
   },
   'remove-background': {
     provider: 'recraft',
+    mode: 'sync',
     schema: RemoveBackgroundSchema,
     inputFields: ['input_image_asset_url'],
     resultKind: 'image',
@@ -340,6 +344,7 @@ export const recraftRequests = {
   },
   upscale: {
     provider: 'recraft',
+    mode: 'sync',
     schema: UpscaleSchema,
     inputFields: ['input_image_asset_url'],
     resultKind: 'image',

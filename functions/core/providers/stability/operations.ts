@@ -275,37 +275,30 @@ function imageToModel(
 
 export const stabilityOperations = {
   'text-to-image': {
-    mode: 'sync',
     ...stabilityRequests['text-to-image'],
     run: (params, _inputs, context) => generate(params, context.signal),
   },
   'image-to-image': {
-    mode: 'sync',
     ...stabilityRequests['image-to-image'],
     run: (params, inputs, context) => styleTransfer(params, inputs, context.signal),
   },
   'sketch-to-image': {
-    mode: 'sync',
     ...stabilityRequests['sketch-to-image'],
     run: (params, inputs, context) => sketch(params, inputs, context.signal),
   },
   'remove-background': {
-    mode: 'sync',
     ...stabilityRequests['remove-background'],
     run: (params, inputs, context) => removeBackground(params, inputs, context.signal),
   },
   'search-and-recolor': {
-    mode: 'sync',
     ...stabilityRequests['search-and-recolor'],
     run: (params, inputs, context) => searchAndRecolor(params, inputs, context.signal),
   },
   upscale: {
-    mode: 'sync',
     ...stabilityRequests.upscale,
     run: (params, inputs, context) => upscale(params, inputs, context.signal),
   },
   'image-to-model': {
-    mode: 'sync',
     ...stabilityRequests['image-to-model'],
     run: (params, inputs, context) => imageToModel(params, inputs, context.signal),
   },

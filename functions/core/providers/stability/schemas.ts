@@ -166,7 +166,12 @@ export const UpscaleSchema = z.object({
 
 /** The input a field names; the workflow fetched every declared input field before running. */
 
-const imageRequest = { provider: 'stability', resultKind: 'image', reportsProgress: false } as const;
+const imageRequest = {
+  provider: 'stability',
+  mode: 'sync',
+  resultKind: 'image',
+  reportsProgress: false,
+} as const;
 
 /** What the submit handler needs of each Stability operation; operations.ts adds the code that runs it. */
 export const stabilityRequests = {
@@ -202,6 +207,7 @@ export const stabilityRequests = {
   },
   'image-to-model': {
     provider: 'stability',
+    mode: 'sync',
     resultKind: 'model',
     reportsProgress: false,
     schema: ImageToModelSchema,

@@ -491,7 +491,7 @@ async function poll(rawState: Record<string, unknown>, context: ProviderRunConte
 // ---------------------------------------------------------------------------------------------------
 // Catalogue entries
 
-const common = { mode: 'async', poll } as const;
+const common = { poll } as const;
 
 export const tripoTextToModel: AsyncProviderOperation = {
   ...common,

@@ -252,7 +252,7 @@ export type RefineModelRequest = z.infer<typeof RefineModelSchema>;
 export const REFINE_KEYS = ['texture', 'pbr', 'texture_quality'] as const;
 export const REFINE_UNSENT_KEYS = ['model_version', 'face_limit', 'auto_size'] as const;
 
-const TRIPO_FACTS = { provider: 'tripo', resultKind: 'model', reportsProgress: true } as const;
+const TRIPO_FACTS = { provider: 'tripo', mode: 'async', resultKind: 'model', reportsProgress: true } as const;
 
 /** What the submit handler needs of each Tripo operation; operations.ts adds the code that runs it. */
 export const tripoRequests = {
