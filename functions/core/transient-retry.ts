@@ -1,4 +1,5 @@
 import { getConfig } from './config.ts';
+import { logger } from './logger.ts';
 
 /**
  * Retrying inside a step: the pieces shared by result downloads, input downloads and result
@@ -79,6 +80,48 @@ export async function pause(ms: number): Promise<void> {
  */
 export function mayRetry(policy: RetryPolicy, failures: number, waitMs: number, startedAt: number): boolean {
   return failures < policy.attempts && Date.now() - startedAt + waitMs < policy.budgetMs;
+}
+
+/** One attempt's end: its value, or a transient failure worth another attempt. */
+export type AttemptOutcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; reason: string; retryAfterMs?: number | undefined; cause?: unknown };
+
+/** `N attempt(s)`, for the sentence an exhausted transfer fails with. */
+export function attemptsText(attempts: number): string {
+  return `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+}
+
+/**
+ * The retry loop every in-step transfer shares: runs `attempt` (given the time left in the
+ * policy's budget) until it succeeds or `policy` allows no more (attempts, budget), waiting
+ * backoffMs between attempts (Retry-After honoured) and logging each retry as `warning`. When it
+ * stops, throws `giveUp(attempts, last failure)`. An attempt that throws ends the loop at once:
+ * that is how a failure not worth retrying is reported.
+ */
+export async function retrying<T>(
+  policy: RetryPolicy,
+  attempt: (remainingMs: number) => Promise<AttemptOutcome<T>>,
+  options: {
+    warning: string;
+    fields: Record<string, unknown>;
+    giveUp: (attempts: number, failure: { reason: string; cause?: unknown }) => Error;
+  },
+): Promise<T> {
+  const startedAt = Date.now();
+  for (let attempts = 1; ; attempts++) {
+    const outcome = await attempt(policy.budgetMs - (Date.now() - startedAt));
+    if (outcome.ok) return outcome.value;
+    const wait = backoffMs(policy, attempts, outcome.retryAfterMs);
+    if (!mayRetry(policy, attempts, wait, startedAt)) throw options.giveUp(attempts, outcome);
+    logger.warn(options.warning, {
+      ...options.fields,
+      attempt: attempts,
+      wait_ms: wait,
+      reason: outcome.reason,
+    });
+    await pause(wait);
+  }
 }
 
 /**

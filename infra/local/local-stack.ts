@@ -40,6 +40,7 @@ import { handler as submitProviderJob } from '../../functions/workflow/submit-pr
 import { serveApi } from './api-gateway.ts';
 import { startDynamoThread } from './dynamo-thread.ts';
 import { LOCAL_STATE_MACHINE_ARN, LocalExecutionRunner } from './execution-runner.ts';
+import { invalidErrorStatus, invalidTimes, serveFaultRoute } from './fault-routes.ts';
 import { answerProtocolErrors, readBody, sendJson, sendWebResponse, toWebRequest } from './http-utils.ts';
 import { ThreadedHandler } from './image-worker.ts';
 import { LocalTables } from './rest-routes.ts';
@@ -220,22 +221,10 @@ function parseFault(body: unknown): Fault | string {
   if (typeof body !== 'object' || body === null) return 'Body must be a JSON object';
   const input = body as Record<string, unknown>;
   const fault: Fault = { times: 1 };
-  if (input.times !== undefined) {
-    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1)
-      return 'times must be an integer >= 1';
-    fault.times = input.times;
-  }
-  if (input.status !== undefined) {
-    if (
-      typeof input.status !== 'number' ||
-      !Number.isInteger(input.status) ||
-      input.status < 400 ||
-      input.status > 599
-    ) {
-      return 'status must be an HTTP error status between 400 and 599';
-    }
-    fault.status = input.status;
-  }
+  const problem = invalidTimes(input.times) ?? invalidErrorStatus(input.status);
+  if (problem) return problem;
+  if (input.times !== undefined) fault.times = input.times as number;
+  if (input.status !== undefined) fault.status = input.status as number;
   if (input.timeout !== undefined) {
     if (typeof input.timeout !== 'boolean') return 'timeout must be true or false';
     fault.timeout = input.timeout;
@@ -391,34 +380,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const path = `/${rest.join('/')}`;
     const method = (request.method ?? 'GET').toUpperCase();
     if (path === '/faults') {
-      if (method === 'DELETE') {
-        state.clear();
-        sendJson(response, 200, { cleared: true });
-        return;
-      }
-      if (method !== 'POST') {
-        sendJson(
-          response,
-          405,
-          { detail: 'Use POST to add a fault or DELETE to clear them' },
-          { allow: 'POST, DELETE' },
-        );
-        return;
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse((await readBody(request, 64 * 1024)).toString('utf8'));
-      } catch {
-        sendJson(response, 400, { detail: 'Request body must be valid JSON' });
-        return;
-      }
-      const fault = parseFault(body);
-      if (typeof fault === 'string') {
-        sendJson(response, 400, { detail: fault });
-        return;
-      }
-      state.addFault(fault);
-      sendJson(response, 201, { provider: name, fault });
+      await serveFaultRoute(request, response, {
+        parse: parseFault,
+        add: (fault) => state.addFault(fault),
+        clear: () => state.clear(),
+        created: (fault) => ({ provider: name, fault }),
+      });
       return;
     }
     if (path === '/requests' && method === 'GET') {

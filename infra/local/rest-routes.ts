@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { invalidErrorStatus, invalidTimes, serveFaultRoute } from './fault-routes.ts';
 import { headerValue, readBody, sendJson } from './http-utils.ts';
 
 /**
@@ -34,21 +35,10 @@ export function parseTableFault(body: unknown): TableFault | string {
   const unknown = Object.keys(input).filter((key) => !['status', 'times', 'table'].includes(key));
   if (unknown.length > 0) return `Unknown field ${unknown[0]}; allowed: status, times, table`;
   const fault: TableFault = { status: 503, times: 1 };
-  if (input.status !== undefined) {
-    if (
-      typeof input.status !== 'number' ||
-      !Number.isInteger(input.status) ||
-      input.status < 400 ||
-      input.status > 599
-    )
-      return 'status must be an HTTP error status between 400 and 599';
-    fault.status = input.status;
-  }
-  if (input.times !== undefined) {
-    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1)
-      return 'times must be an integer >= 1';
-    fault.times = input.times;
-  }
+  const problem = invalidTimes(input.times) ?? invalidErrorStatus(input.status);
+  if (problem) return problem;
+  if (input.times !== undefined) fault.times = input.times as number;
+  if (input.status !== undefined) fault.status = input.status as number;
   if (input.table !== undefined) {
     if (typeof input.table !== 'string' || input.table === '') return 'table must be a non-empty string';
     fault.table = input.table;
@@ -118,36 +108,14 @@ export class LocalTables {
     return fault;
   }
 
-  private async serveFaults(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const method = (request.method ?? 'GET').toUpperCase();
-    if (method === 'DELETE') {
-      this.faults = [];
-      sendJson(response, 200, { cleared: true });
-      return;
-    }
-    if (method !== 'POST') {
-      sendJson(
-        response,
-        405,
-        { detail: 'Use POST to add a fault or DELETE to clear them' },
-        { allow: 'POST, DELETE' },
-      );
-      return;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse((await readBody(request, 64 * 1024)).toString('utf8'));
-    } catch {
-      sendJson(response, 400, { detail: 'Request body must be valid JSON' });
-      return;
-    }
-    const fault = parseTableFault(body);
-    if (typeof fault === 'string') {
-      sendJson(response, 400, { detail: fault });
-      return;
-    }
-    this.faults.push(fault);
-    sendJson(response, 201, { fault });
+  private serveFaults(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    return serveFaultRoute(request, response, {
+      parse: parseTableFault,
+      add: (fault) => this.faults.push(fault),
+      clear: () => {
+        this.faults = [];
+      },
+    });
   }
 
   async serve(request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {

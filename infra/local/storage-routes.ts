@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join, resolve, sep } from 'node:path';
+import { invalidErrorStatus, invalidTimes, serveFaultRoute } from './fault-routes.ts';
 import { BodyTooLargeError, headerValue, readBody, sendJson, toWebRequest } from './http-utils.ts';
 
 /**
@@ -71,23 +72,10 @@ export function parseStorageFault(body: unknown): StorageFault | string {
     return 'operation must be "upload" or "download"';
   }
   const fault: StorageFault = { operation: input.operation, times: 1 };
-  if (input.times !== undefined) {
-    if (typeof input.times !== 'number' || !Number.isInteger(input.times) || input.times < 1) {
-      return 'times must be an integer >= 1';
-    }
-    fault.times = input.times;
-  }
-  if (input.status !== undefined) {
-    if (
-      typeof input.status !== 'number' ||
-      !Number.isInteger(input.status) ||
-      input.status < 400 ||
-      input.status > 599
-    ) {
-      return 'status must be an HTTP error status between 400 and 599';
-    }
-    fault.status = input.status;
-  }
+  const problem = invalidTimes(input.times) ?? invalidErrorStatus(input.status);
+  if (problem) return problem;
+  if (input.times !== undefined) fault.times = input.times as number;
+  if (input.status !== undefined) fault.status = input.status as number;
   if (input.stall !== undefined) {
     if (typeof input.stall !== 'boolean') return 'stall must be true or false';
     if (input.stall && fault.operation !== 'download') return 'stall applies to downloads only';
@@ -384,34 +372,11 @@ export class LocalStorage {
       sendJson(response, 404, { detail: 'Use /__storage/faults or /__storage/requests' });
       return true;
     }
-    if (method === 'DELETE') {
-      this.clearFaults();
-      sendJson(response, 200, { cleared: true });
-      return true;
-    }
-    if (method !== 'POST') {
-      sendJson(
-        response,
-        405,
-        { detail: 'Use POST to add a fault or DELETE to clear them' },
-        { allow: 'POST, DELETE' },
-      );
-      return true;
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse((await readBody(request, 64 * 1024)).toString('utf8'));
-    } catch {
-      sendJson(response, 400, { detail: 'Request body must be valid JSON' });
-      return true;
-    }
-    const fault = parseStorageFault(body);
-    if (typeof fault === 'string') {
-      sendJson(response, 400, { detail: fault });
-      return true;
-    }
-    this.addFault(fault);
-    sendJson(response, 201, { fault });
+    await serveFaultRoute(request, response, {
+      parse: parseStorageFault,
+      add: (fault) => this.addFault(fault),
+      clear: () => this.clearFaults(),
+    });
     return true;
   }
 

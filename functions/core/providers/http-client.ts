@@ -1,16 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { getConfig, providerBaseUrl, requireSecret } from '../config.ts';
 import { ProviderRejectedError, ProviderResultUnavailableError } from '../errors.ts';
-import { logger } from '../logger.ts';
 import {
-  backoffMs,
+  type AttemptOutcome,
+  attemptsText,
   isTransientStatus,
-  mayRetry,
-  pause,
   type RetryPolicy,
   readBodyWatched,
   reasonOf,
   retryAfterMs,
+  retrying,
   StallWatch,
   untilAborted,
 } from '../transient-retry.ts';
@@ -106,7 +105,7 @@ function checkResultUrl(provider: string, target: URL, providerOrigin: string, w
 }
 
 /** One attempt's end: the bytes, or a transient failure worth another attempt. */
-type DownloadAttempt = { ok: true; bytes: Buffer } | { ok: false; reason: string; retryAfterMs?: number };
+type DownloadAttempt = AttemptOutcome<Buffer>;
 
 /**
  * Downloads a result file a provider points at, as soon as the provider reports it (result URLs
@@ -133,27 +132,19 @@ export async function downloadProviderFile(
   }
   const providerOrigin = new URL(providerBaseUrl).origin;
   checkResultUrl(provider, target, providerOrigin, 'returned a result URL');
-  const policy = RESULT_DOWNLOAD_RETRY;
-  const startedAt = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    const remainingMs = policy.budgetMs - (Date.now() - startedAt);
-    const outcome = await downloadAttempt(provider, target, providerOrigin, remainingMs);
-    if (outcome.ok) return outcome.bytes;
-    const wait = backoffMs(policy, attempt, outcome.retryAfterMs);
-    if (!mayRetry(policy, attempt, wait, startedAt)) {
-      throw new ProviderResultUnavailableError(
-        provider,
-        `${provider} result could not be downloaded after ${attempt} attempt${attempt === 1 ? '' : 's'} (${outcome.reason})`,
-      );
-    }
-    logger.warn('Result download failed; trying again', {
-      provider,
-      attempt,
-      wait_ms: wait,
-      reason: outcome.reason,
-    });
-    await pause(wait);
-  }
+  return retrying(
+    RESULT_DOWNLOAD_RETRY,
+    (remainingMs) => downloadAttempt(provider, target, providerOrigin, remainingMs),
+    {
+      warning: 'Result download failed; trying again',
+      fields: { provider },
+      giveUp: (attempts, { reason }) =>
+        new ProviderResultUnavailableError(
+          provider,
+          `${provider} result could not be downloaded after ${attemptsText(attempts)} (${reason})`,
+        ),
+    },
+  );
 }
 
 async function downloadAttempt(
@@ -221,7 +212,7 @@ async function downloadAttempt(
       try {
         return {
           ok: true,
-          bytes: await readBodyWatched(response, MAX_RESULT_BYTES, watch, signal, tooLarge),
+          value: await readBodyWatched(response, MAX_RESULT_BYTES, watch, signal, tooLarge),
         };
       } catch (error) {
         if (error instanceof ProviderRejectedError) throw error;

@@ -5,17 +5,16 @@ import {
   InputTooLargeError,
   ProviderUnavailableError,
 } from '../errors.ts';
-import { logger } from '../logger.ts';
 import { isAllowedAssetUrl } from '../operations/fields.ts';
 import {
-  backoffMs,
+  type AttemptOutcome,
+  attemptsText,
   isTransientStatus,
-  mayRetry,
-  pause,
   type RetryPolicy,
   readBodyWatched,
   reasonOf,
   retryAfterMs,
+  retrying,
   StallWatch,
   untilAborted,
 } from '../transient-retry.ts';
@@ -49,31 +48,17 @@ export const INPUT_FETCH_RETRY: RetryPolicy = {
   budgetMs: 120_000,
 };
 
-type FetchAttempt =
-  | { ok: true; input: FetchedInput }
-  | { ok: false; reason: string; retryAfterMs?: number | undefined };
+type FetchAttempt = AttemptOutcome<FetchedInput>;
 
-export async function fetchInput(field: string, url: string): Promise<FetchedInput> {
-  const policy = INPUT_FETCH_RETRY;
-  const startedAt = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    const remainingMs = policy.budgetMs - (Date.now() - startedAt);
-    const outcome = await fetchAttempt(field, url, remainingMs);
-    if (outcome.ok) return outcome.input;
-    const wait = backoffMs(policy, attempt, outcome.retryAfterMs);
-    if (!mayRetry(policy, attempt, wait, startedAt)) {
-      throw new ProviderUnavailableError(
-        `Could not download ${field} from storage after ${attempt} attempt${attempt === 1 ? '' : 's'} (${outcome.reason}); retrying may help`,
-      );
-    }
-    logger.warn('Input download failed; trying again', {
-      field,
-      attempt,
-      wait_ms: wait,
-      reason: outcome.reason,
-    });
-    await pause(wait);
-  }
+export function fetchInput(field: string, url: string): Promise<FetchedInput> {
+  return retrying(INPUT_FETCH_RETRY, (remainingMs) => fetchAttempt(field, url, remainingMs), {
+    warning: 'Input download failed; trying again',
+    fields: { field },
+    giveUp: (attempts, { reason }) =>
+      new ProviderUnavailableError(
+        `Could not download ${field} from storage after ${attemptsText(attempts)} (${reason}); retrying may help`,
+      ),
+  });
 }
 
 async function fetchAttempt(field: string, url: string, remainingMs: number): Promise<FetchAttempt> {
@@ -137,7 +122,7 @@ async function fetchAttempt(field: string, url: string, remainingMs: number): Pr
       const filename = decodeURIComponent(path.slice(path.lastIndexOf('/') + 1)) || 'input';
       return {
         ok: true,
-        input: {
+        value: {
           field,
           url,
           bytes,

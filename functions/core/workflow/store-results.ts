@@ -1,11 +1,10 @@
 import { ProviderUnavailableError } from '../errors.ts';
-import { logger } from '../logger.ts';
 import { METRIC, MetricUnit, putMetric } from '../observability/metrics.ts';
 import { traced } from '../observability/tracing.ts';
 import type { GeneratedFile } from '../operations/provider-operation.ts';
 import { assetStorage, resultPath } from '../storage/asset-storage.ts';
 import type { StoredAsset, TaskRef } from '../tasks/task.ts';
-import { backoffMs, mayRetry, pause, type RetryPolicy } from '../transient-retry.ts';
+import { type AttemptOutcome, attemptsText, type RetryPolicy, retrying } from '../transient-retry.ts';
 
 /** What the states that call a provider or make a result share: timing the call, storing files. */
 
@@ -76,30 +75,26 @@ async function storeFile(
   exhausted: (summary: string, cause: unknown) => Error,
 ): Promise<StoredAsset> {
   const path = resultPath(task.tenant_id, task.client_task_id, task.job_id, index, file.extension);
-  const policy = RESULT_UPLOAD_RETRY;
-  const startedAt = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await assetStorage.upload(path, file.bytes, file.contentType);
-      return { path, content_type: file.contentType, bytes: file.bytes.length };
-    } catch (error) {
-      // Only transient failures (outage, reset, rate limit) are worth another attempt.
-      if (!(error instanceof ProviderUnavailableError)) throw error;
-      const wait = backoffMs(policy, attempt);
-      if (!mayRetry(policy, attempt, wait, startedAt)) {
-        throw exhausted(
-          `Could not store result ${index + 1} (${file.contentType}) after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${error.message}`,
-          error,
-        );
+  return retrying(
+    RESULT_UPLOAD_RETRY,
+    async (): Promise<AttemptOutcome<StoredAsset>> => {
+      try {
+        await assetStorage.upload(path, file.bytes, file.contentType);
+        return { ok: true, value: { path, content_type: file.contentType, bytes: file.bytes.length } };
+      } catch (error) {
+        // Only transient failures (outage, reset, rate limit) are worth another attempt.
+        if (!(error instanceof ProviderUnavailableError)) throw error;
+        return { ok: false, reason: error.message, cause: error };
       }
-      logger.warn('Result upload failed; trying again', {
-        job_id: task.job_id,
-        index,
-        attempt,
-        wait_ms: wait,
-        reason: error.message,
-      });
-      await pause(wait);
-    }
-  }
+    },
+    {
+      warning: 'Result upload failed; trying again',
+      fields: { job_id: task.job_id, index },
+      giveUp: (attempts, { reason, cause }) =>
+        exhausted(
+          `Could not store result ${index + 1} (${file.contentType}) after ${attemptsText(attempts)}: ${reason}`,
+          cause,
+        ),
+    },
+  );
 }
