@@ -349,6 +349,18 @@ describe('Tripo wire contract: refusals and failures on create', () => {
       'Tripo may or may not have created the task (it answered HTTP 500 after the request was sent); it was not sent again, so it is never paid twice; submitting the request again may help',
     ],
     [
+      'error-408-on-create',
+      'ProviderOutcomeUnknownError',
+      false,
+      'Tripo may or may not have created the task (it answered HTTP 408 after the request was sent); it was not sent again, so it is never paid twice; submitting the request again may help',
+    ],
+    [
+      'error-425-on-create',
+      'ProviderOutcomeUnknownError',
+      false,
+      'Tripo may or may not have created the task (it answered HTTP 425 after the request was sent); it was not sent again, so it is never paid twice; submitting the request again may help',
+    ],
+    [
       'error-502-bad-gateway',
       'ProviderOutcomeUnknownError',
       false,
