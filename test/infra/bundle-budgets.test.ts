@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_FUNCTIONS } from '../../functions/api/routes.ts';
@@ -23,8 +23,9 @@ const KIB = 1024;
  * (50 KiB), get-task-status (600 KiB) and submit-generation (1 MiB) meet the targets. Each
  * workflow function carries only the state it runs (functions/core/workflow/*.ts): the states
  * that record a task read the request side of the catalogue (521–794 KiB), process-image the
- * downscale code (2,552 KiB), and only run-provider, submit- and poll-provider-job the runnable
- * catalogue (2,852–3,082 KiB). Lower a budget when a bundle shrinks.
+ * downscale code (2,552 KiB), run-provider the synchronous providers and the image decoders (1,363
+ * KiB), submit- and poll-provider-job the asynchronous providers (701 and 931 KiB). Lower a budget
+ * when a bundle shrinks.
  */
 const BUDGET_KIB: Record<string, number> = {
   'api/health': 50,
@@ -33,10 +34,10 @@ const BUDGET_KIB: Record<string, number> = {
   'api/register-api-key': 560,
   'api/submit-generation': 900,
   'workflow/mark-task-processing': 850,
-  'workflow/run-provider': 3_400,
+  'workflow/run-provider': 1_450,
   'workflow/process-image': 2_800,
-  'workflow/submit-provider-job': 3_150,
-  'workflow/poll-provider-job': 3_400,
+  'workflow/submit-provider-job': 780,
+  'workflow/poll-provider-job': 1_000,
   'workflow/complete-task': 600,
   'workflow/fail-task': 600,
   'workflow/record-result-rows': 850,
@@ -179,10 +180,41 @@ describe('what the README says a bundle contains', () => {
     expect(contains('workflow/process-image', /functions\/core\/operations\/downscale\.ts$/)).toHaveLength(1);
   });
 
-  it.each(['workflow/run-provider', 'workflow/submit-provider-job', 'workflow/poll-provider-job'])(
-    '%s carries the runnable catalogue (the pattern above can match)',
+  it('run-provider carries the synchronous providers and the image decoders only: no Tripo or Flux client, jimp or encoder', () => {
+    for (const provider of ['openai', 'stability', 'recraft']) {
+      expect(
+        contains('workflow/run-provider', new RegExp(`providers/${provider}/operations\\.ts$`)),
+      ).toHaveLength(1);
+    }
+    expect(
+      contains(
+        'workflow/run-provider',
+        /providers\/(tripo|flux)\/(client|operations)\.ts$|node_modules\/(jimp|@jimp)\//,
+      ),
+    ).toEqual([]);
+    expect(
+      contains(
+        'workflow/run-provider',
+        /functions\/core\/(images\/codecs|operations\/(catalogue|downscale))\.ts$/,
+      ),
+    ).toEqual([]);
+    const named = filesNamedIn(bundled('workflow/run-provider').text, wasmAssetFiles()).map((file) =>
+      basename(file),
+    );
+    expect(named.sort()).toEqual(['libjpegturbowasm.wasm', 'squoosh_png_bg.wasm', 'webp_dec.wasm']);
+  });
+
+  it.each(['workflow/submit-provider-job', 'workflow/poll-provider-job'])(
+    '%s carries the asynchronous providers only: no OpenAI SDK, other provider, codec or .wasm',
     (name) => {
-      expect(contains(name, PROVIDER_CLIENT_CODE).length).toBeGreaterThan(0);
+      for (const provider of ['tripo', 'flux']) {
+        expect(contains(name, new RegExp(`providers/${provider}/operations\\.ts$`))).toHaveLength(1);
+      }
+      expect(
+        contains(name, /providers\/(openai|stability|recraft)\/(client|operations|input-image)\.ts$/),
+      ).toEqual([]);
+      expect(contains(name, /node_modules\/(openai|jimp|@jimp|@jsquash|@cornerstonejs)\//)).toEqual([]);
+      expect(filesNamedIn(bundled(name).text, wasmAssetFiles()), name).toEqual([]);
     },
   );
 

@@ -3,7 +3,7 @@ import {
   ProviderOutcomeUnknownError,
   ProviderUnavailableError,
 } from '../errors.ts';
-import { operationEntry } from '../operations/catalogue.ts';
+import { asyncCatalogue } from '../operations/async-catalogue.ts';
 import { fetchInputs } from '../storage/input-fetcher.ts';
 import type { TaskRef } from '../tasks/task.ts';
 import { taskRepository } from '../tasks/task-repository.ts';
@@ -21,7 +21,7 @@ export const ASYNC_JOB_DEADLINE_SECONDS = 30 * 60;
  * second bill.
  */
 export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
-  const entry = operationEntry(task.operation, task.provider);
+  const entry = asyncCatalogue.entry(task.operation, task.provider);
   if (entry.mode !== 'async')
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
   const startedAt = Date.now();
@@ -94,7 +94,7 @@ async function guardedCreate<T>(task: TaskRef, create: () => Promise<T>): Promis
  * as the poll schedule (poll-schedule.ts) says from the provider's progress.
  */
 export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<ProviderJob> {
-  const entry = operationEntry(task.operation, task.provider);
+  const entry = asyncCatalogue.entry(task.operation, task.provider);
   if (entry.mode !== 'async')
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
   const outcome = await providerCall(task, 'poll', () => entry.poll(job.state, { tenantId: task.tenant_id }));

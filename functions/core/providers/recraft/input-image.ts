@@ -1,5 +1,5 @@
 import { InputInvalidError, InputTooLargeError } from '../../errors.ts';
-import { decodeImage } from '../../images/codecs.ts';
+import { createImageDecoder } from '../../images/decode.ts';
 import { readImageHeader } from '../../images/input-check.ts';
 import type { FetchedInput } from '../../storage/input-fetcher.ts';
 import { recraftSettings } from './settings.ts';
@@ -73,6 +73,13 @@ export function checkInputImage(input: FetchedInput, limits: SideLimits): Checke
   }
   return { field, bytes, contentType, extension, width, height };
 }
+
+/**
+ * Masks come in Recraft's formats (PNG, JPEG, WebP; checked from the header first), so the
+ * decoder without jimp's GIF/BMP/TIFF fallback does: RunProvider's bundle carries neither jimp nor
+ * an encoder. (A CMYK JPEG, which only jimp reads, is refused as undecodable.)
+ */
+const decodeImage = createImageDecoder();
 
 /**
  * Recraft's inpainting mask: exactly the image's size, every pixel pure black (0, keep) or pure
