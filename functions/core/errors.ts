@@ -68,6 +68,13 @@ export class MethodNotAllowedError extends AppError {
 export class ConflictError extends AppError {
   override readonly name = 'ConflictError';
   readonly statusCode = 409;
+  /** When retrying the same request can succeed (its first copy still in flight): the Retry-After header. */
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
 }
 
 export class PayloadTooLargeError extends AppError {

@@ -30,12 +30,18 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function submit(key: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function submit(
+  key: string,
+): Promise<{ status: number; body: Record<string, unknown>; retryAfter: string | null }> {
   const response = await stack.call('/generation/text-to-image', {
     body,
     headers: { 'idempotency-key': key },
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, unknown>,
+    retryAfter: response.headers.get('retry-after'),
+  };
 }
 
 async function statusOf(jobId: unknown): Promise<number> {
@@ -86,6 +92,8 @@ describe('Idempotency-Key when the task write fails', () => {
     const soon = await submit('left-behind');
     expect(soon.status).toBe(409);
     expect(soon.body.detail).toMatch(/still being processed; retry/);
+    // The first copy normally records its task within a second or two.
+    expect(soon.retryAfter).toMatch(/^[12]$/);
 
     await ageClaim('left-behind');
     const later = await submit('left-behind');

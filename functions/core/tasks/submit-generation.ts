@@ -128,9 +128,13 @@ async function claimOrRepeat(
     return claim.jobId;
   }
   const age = nowEpochSeconds() - (claim.claimedAt ?? 0);
-  if (age < getConfig().IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS) {
+  const timeout = getConfig().IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS;
+  if (age < timeout) {
+    // The first request normally records its task within a second or two; past the timeout the
+    // claim is taken over. Retry-After is the sooner of the two.
     throw new ConflictError(
       'A request with this Idempotency-Key is still being processed; retry in a few seconds',
+      Math.max(1, Math.min(2, Math.ceil(timeout - age))),
     );
   }
   if (await idempotencyStore.takeOver(tenantId, key, claim.jobId, jobId)) {
