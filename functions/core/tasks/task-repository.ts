@@ -277,23 +277,60 @@ export const taskRepository = {
   /** Unfinished tasks of every tenant; used by the local host to resume work after a restart. */
   async listUnfinished(): Promise<Task[]> {
     const tasks: Task[] = [];
-    let startKey: Record<string, NonNullable<ReturnType<typeof toAttribute>>> | undefined;
-    do {
-      const page = await dynamoClient().send(
-        new ScanCommand({
-          TableName: tableName(),
-          FilterExpression: 'entity = :task AND #status IN (:pending, :processing)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':task': { S: 'task' }, ...UNFINISHED },
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) tasks.push(TaskSchema.parse(fromItem(item)));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for await (const task of scanUnfinished(false)) tasks.push(task);
     return tasks;
   },
+
+  /**
+   * Puts every pending or processing task that lacks the `unfinished` mark into the index of
+   * unfinished tasks (tasks written before the index existed), so the scheduled reconciler sees
+   * them. A Scan: run once by an operator (`npm run ops:backfill-unfinished`), never by a Lambda.
+   * Each mark is a conditional write (still unfinished, still unmarked), so a task that finishes
+   * meanwhile is left alone. Finished tasks are not marked: whether their rows were written
+   * cannot be told afterwards.
+   */
+  async markUnmarkedUnfinished(
+    options: { dryRun?: boolean } = {},
+  ): Promise<{ found: number; marked: number }> {
+    let found = 0;
+    let marked = 0;
+    for await (const task of scanUnfinished(true)) {
+      found += 1;
+      if (options.dryRun) continue;
+      const changed = await conditionalUpdate(task.tenant_id, task.job_id, {
+        update: 'SET #unfinished = :mark',
+        condition: '#status IN (:pending, :processing) AND attribute_not_exists(#unfinished)',
+        names: { '#status': 'status', '#unfinished': UNFINISHED_INDEX.partitionKey },
+        values: { ...UNFINISHED, ':mark': { S: UNFINISHED_INDEX.value } },
+      });
+      if (changed) marked += 1;
+    }
+    return { found, marked };
+  },
 };
+
+/** Pending and processing tasks of every tenant by Scan (`unmarkedOnly`: those without the mark). */
+async function* scanUnfinished(unmarkedOnly: boolean): AsyncGenerator<Task> {
+  let startKey: Record<string, NonNullable<ReturnType<typeof toAttribute>>> | undefined;
+  do {
+    const page = await dynamoClient().send(
+      new ScanCommand({
+        TableName: tableName(),
+        FilterExpression: `entity = :task AND #status IN (:pending, :processing)${
+          unmarkedOnly ? ' AND attribute_not_exists(#unfinished)' : ''
+        }`,
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          ...(unmarkedOnly ? { '#unfinished': UNFINISHED_INDEX.partitionKey } : {}),
+        },
+        ExpressionAttributeValues: { ':task': { S: 'task' }, ...UNFINISHED },
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    for (const item of page.Items ?? []) yield TaskSchema.parse(fromItem(item));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}
 
 async function conditionalUpdate(
   tenantId: string,
