@@ -197,9 +197,16 @@ async function encodeJpegWithJimp(bitmap: RgbaBitmap, quality: number): Promise<
   return image.getBuffer('image/jpeg', { quality });
 }
 
-async function encodeJpeg(bitmap: RgbaBitmap, quality: number): Promise<Buffer> {
-  const { width, height } = bitmap;
-  if (width * height * 3 < SMALLEST_WASM_JPEG_BYTES) return encodeJpegWithJimp(bitmap, quality);
+/**
+ * The libjpeg-turbo encode: `fill` writes the RGB pixels into the encoder's buffer (in WASM memory;
+ * nothing else runs meanwhile, so the view stays valid). Undefined when the codec refuses.
+ */
+async function encodeJpegWasm(
+  width: number,
+  height: number,
+  quality: number,
+  fill: (rgb: Uint8Array) => void,
+): Promise<Buffer | undefined> {
   try {
     return await jpegCodec.use((codec) => {
       const encoder = new codec.JPEGEncoder();
@@ -211,7 +218,7 @@ async function encodeJpeg(bitmap: RgbaBitmap, quality: number): Promise<Buffer> 
           componentCount: 3,
           isSigned: false,
         });
-        flattenOntoWhite(bitmap.data, rgb, 3);
+        fill(rgb);
         encoder.setQuality(quality);
         encoder.setProgressive(0);
         encoder.setSubSampling(SUBSAMPLING_420);
@@ -224,9 +231,69 @@ async function encodeJpeg(bitmap: RgbaBitmap, quality: number): Promise<Buffer> 
     });
   } catch (error) {
     if (!isCodecFailure(error)) throw error;
-    // The same buffer limit can bite on pure noise at quality 100; slower, but an answer.
-    return encodeJpegWithJimp(bitmap, quality);
+    // The same buffer limit can bite on pure noise at quality 100: the caller falls back to jimp.
+    return undefined;
   }
+}
+
+async function encodeJpeg(bitmap: RgbaBitmap, quality: number): Promise<Buffer> {
+  const { width, height } = bitmap;
+  if (width * height * 3 < SMALLEST_WASM_JPEG_BYTES) return encodeJpegWithJimp(bitmap, quality);
+  const encoded = await encodeJpegWasm(width, height, quality, (rgb) =>
+    flattenOntoWhite(bitmap.data, rgb, 3),
+  );
+  // Slower, but an answer.
+  return encoded ?? encodeJpegWithJimp(bitmap, quality);
+}
+
+/** 8-bit RGB pixels (opaque), row-major, no padding between rows. */
+export interface RgbBitmap {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Encodes RGB pixels as JPEG (quality 1–100), as encodeImage does RGBA ones but with no alpha to
+ * flatten: the pixels are copied into the encoder as they are. What downscale.ts uses for opaque
+ * images, which it keeps as RGB from the decode on.
+ */
+export async function encodeRgbJpeg(bitmap: RgbBitmap, quality: number): Promise<Buffer> {
+  const { width, height, data } = bitmap;
+  if (data.length < width * height * 3 || width <= 0 || height <= 0) {
+    throw new RangeError(`The bitmap holds ${data.length} bytes, not ${width}x${height} RGB`);
+  }
+  return encodeRgbJpegFrom(width, height, quality, (rgb) => rgb.set(data.subarray(0, width * height * 3)));
+}
+
+/**
+ * encodeRgbJpeg, with the pixels written by `fill` straight into the encoder's input buffer (it must
+ * write all width×height×3 bytes, synchronously): a caller that computes them (a resize) saves a
+ * buffer and a copy. `fill` can be called twice, the second time into a buffer of ours, when the
+ * encode falls back to jimp.
+ */
+export async function encodeRgbJpegFrom(
+  width: number,
+  height: number,
+  quality: number,
+  fill: (rgb: Uint8Array) => void,
+): Promise<Buffer> {
+  if (width <= 0 || height <= 0) throw new RangeError(`No JPEG is ${width}x${height}`);
+  const clamped = clampQuality(quality);
+  const withJimp = () => {
+    const rgb = new Uint8Array(width * height * 3);
+    fill(rgb);
+    const rgba = new Uint8Array(width * height * 4);
+    for (let input = 0, out = 0; out < rgba.length; input += 3, out += 4) {
+      rgba[out] = rgb[input] ?? 0;
+      rgba[out + 1] = rgb[input + 1] ?? 0;
+      rgba[out + 2] = rgb[input + 2] ?? 0;
+      rgba[out + 3] = 255;
+    }
+    return encodeJpegWithJimp({ data: rgba, width, height }, clamped);
+  };
+  if (width * height * 3 < SMALLEST_WASM_JPEG_BYTES) return withJimp();
+  return (await encodeJpegWasm(width, height, clamped, fill)) ?? withJimp();
 }
 
 /** Encodes RGBA pixels. `quality` (1–100) applies to JPEG and WebP; PNG is lossless. */

@@ -15,6 +15,10 @@
  * encoded (one band in 4 to one in 16, at least ESTIMATE_SAMPLE_ROWS rows) and the size is
  * scaled up; on photos this lands within a few per cent of the real size at that fraction of the
  * cost.
+ * Opaque images bound for JPEG stay 3-channel RGB from the decode to the encode: no alpha to carry
+ * through the resize, no RGB→RGBA expansion after the decode nor flattening before each encode, and
+ * the final canvas is resized straight into the encoder's input buffer (the README's Benchmarks
+ * section has the figures). The pixels, and so the bytes, are those of the RGBA path.
  * The returned image is always a real encode checked against the limit: a final candidate that
  * turns out too big is stepped down (quality, then size) a few times, and if that is not enough the
  * whole search reruns on real encodes only.
@@ -26,11 +30,13 @@ import {
   decodeImage,
   detectFormat,
   encodeImage,
+  encodeRgbJpeg,
+  encodeRgbJpegFrom,
   FILE_EXTENSIONS,
   type ImageFormat,
 } from './codecs.ts';
 import { encodePng } from './png-encoder.ts';
-import { type Bitmap, Downsampler, premultiply, unpremultiply } from './resize.ts';
+import { type Bitmap, channelsOf, Downsampler, premultiply, unpremultiply } from './resize.ts';
 
 /** The API's input cap: 20 MiB (docs/api.md, Limits). */
 export const MAX_INPUT_BYTES = 20 * 1024 * 1024;
@@ -44,6 +50,12 @@ const SCALE_RESOLUTION = 0.01;
 const MAX_STEP_DOWNS = 3;
 /** The flat JPEGs the fixed overhead is measured on: large enough to be encoded in WASM. */
 const FLAT_JPEG_SIDE = 256;
+/**
+ * The flat JPEGs' grey: RGBA flats are 128 at alpha 128, which flattens onto white as 191; RGB flats
+ * are that grey, so both measure the same overhead.
+ */
+const FLAT_RGBA_VALUE = 128;
+const FLAT_RGB_VALUE = 191;
 /** Smaller images are cheap enough to encode in full. */
 const ESTIMATE_MIN_PIXELS = 1_000_000;
 /** Two 4:2:0 JPEG MCU rows, so bands start and end on block boundaries. */
@@ -143,18 +155,44 @@ export function sampleRows(height: number): Int32Array {
   return Int32Array.from(rows);
 }
 
+/** The size-estimate sample of one long side (Renderer.renderSample). */
+interface Sample {
+  sample: Bitmap;
+  paddingBand: Bitmap;
+  canvasHeight: number;
+  top: number;
+  pictureHeight: number;
+  /** Whether the whole canvas has transparency (then a PNG of it, and of its parts, is RGBA). */
+  canvasHasAlpha: boolean;
+}
+
+/**
+ * Samples kept for reuse: the quality search re-estimates the long side the dimension search
+ * settled on, whose sample is one or two probes old.
+ */
+const KEPT_SAMPLES = 2;
+
 /** Produces the output canvas for a given long side: resized, then padded when square. */
 class Renderer {
   private readonly downsampler: Downsampler;
   private cached: { longSide: number; bitmap: Bitmap } | undefined;
+  private readonly samples = new Map<number, Sample>();
   readonly longSide: number;
+  /** 3 for an opaque image decoded as RGB (bound for JPEG), else 4 (RGBA). */
+  readonly channels: 3 | 4;
 
   constructor(
     private readonly image: DecodedImage,
     private readonly square: boolean,
     private readonly format: OutputFormat,
   ) {
-    const source: Bitmap = { data: image.data, width: image.width, height: image.height };
+    this.channels = image.channels;
+    const source: Bitmap = {
+      data: image.data,
+      width: image.width,
+      height: image.height,
+      channels: this.channels,
+    };
     this.downsampler = new Downsampler(image.hasAlpha ? premultiply(source) : source);
     this.longSide = Math.max(image.width, image.height);
   }
@@ -170,6 +208,11 @@ class Renderer {
     };
   }
 
+  /** Whether render(longSide) has its canvas at hand. */
+  isRendered(longSide: number): boolean {
+    return this.cached?.longSide === longSide;
+  }
+
   /** The whole output canvas. */
   render(longSide: number): Bitmap {
     if (this.cached?.longSide !== longSide) {
@@ -183,15 +226,20 @@ class Renderer {
    * one band of pure padding. Square padding above and below compresses to almost nothing, so it is
    * estimated apart: whether a sample band happened to fall on it would otherwise swing the estimate.
    */
-  renderSample(longSide: number): {
-    sample: Bitmap;
-    paddingBand: Bitmap;
-    canvasHeight: number;
-    top: number;
-    pictureHeight: number;
-    /** Whether the whole canvas has transparency (then a PNG of it, and of its parts, is RGBA). */
-    canvasHasAlpha: boolean;
-  } {
+  renderSample(longSide: number): Sample {
+    const kept = this.samples.get(longSide);
+    if (kept) return kept;
+    const sample = this.renderSampleOf(longSide);
+    this.samples.set(longSide, sample);
+    // Maps iterate in insertion order: the first key is the oldest.
+    for (const key of this.samples.keys()) {
+      if (this.samples.size <= KEPT_SAMPLES) break;
+      this.samples.delete(key);
+    }
+    return sample;
+  }
+
+  private renderSampleOf(longSide: number): Sample {
     const picture = this.dimensionsFor(longSide);
     const canvas = this.canvasSize(longSide);
     const top = (canvas.height - picture.height) >> 1;
@@ -200,9 +248,12 @@ class Renderer {
     return {
       sample: this.renderRows(longSide, rows),
       paddingBand: {
-        data: new Uint8Array(canvas.width * ESTIMATE_BAND_ROWS * 4).fill(this.format === 'jpeg' ? 255 : 0),
+        data: new Uint8Array(canvas.width * ESTIMATE_BAND_ROWS * this.channels).fill(
+          this.format === 'jpeg' ? 255 : 0,
+        ),
         width: canvas.width,
         height: ESTIMATE_BAND_ROWS,
+        channels: this.channels,
       },
       canvasHeight: canvas.height,
       top,
@@ -220,16 +271,26 @@ class Renderer {
   }
 
   /**
-   * The listed canvas rows (ascending; all when undefined), stacked. Square padding is white for
-   * JPEG and transparent for PNG, with the picture centred.
+   * The whole canvas written into `target` (as many bytes as the canvas has, any content before):
+   * for an encoder's input buffer, saving a buffer and a copy.
    */
-  private renderRows(longSide: number, canvasRows: Int32Array | undefined): Bitmap {
+  renderInto(longSide: number, target: Uint8Array): void {
+    this.renderRows(longSide, undefined, target);
+  }
+
+  /**
+   * The listed canvas rows (ascending; all when undefined), stacked, in `target` if given (else in
+   * a new buffer, or the decoded image itself when the canvas is unchanged). Square padding is white
+   * for JPEG and transparent for PNG, with the picture centred.
+   */
+  private renderRows(longSide: number, canvasRows: Int32Array | undefined, target?: Uint8Array): Bitmap {
     const picture = this.dimensionsFor(longSide);
     const canvas = this.canvasSize(longSide);
     const unchanged = picture.width === this.image.width && picture.height === this.image.height;
     const padded = canvas.width !== picture.width || canvas.height !== picture.height;
-    if (!canvasRows && !padded && unchanged) {
-      return { data: this.image.data, width: picture.width, height: picture.height };
+    const channels = this.channels;
+    if (!canvasRows && !padded && unchanged && !target) {
+      return { data: this.image.data, width: picture.width, height: picture.height, channels };
     }
 
     const top = (canvas.height - picture.height) >> 1;
@@ -241,12 +302,13 @@ class Renderer {
       .filter((row) => row >= top && row < top + picture.height)
       .map((row) => row - top);
     const firstPictureIndex = rows.findIndex((row) => row >= top);
-    const rowBytes = canvas.width * 4;
-    const data = new Uint8Array(rows.length * rowBytes);
+    const rowBytes = canvas.width * channels;
+    const data = target ?? new Uint8Array(rows.length * rowBytes);
     if (padded && this.format === 'jpeg') data.fill(255);
-    const pictureOffset = Math.max(0, firstPictureIndex) * rowBytes + left * 4;
+    else if (padded && target) data.fill(0);
+    const pictureOffset = Math.max(0, firstPictureIndex) * rowBytes + left * channels;
     if (unchanged) {
-      const pictureRowBytes = picture.width * 4;
+      const pictureRowBytes = picture.width * channels;
       pictureRows.forEach((row, index) => {
         data.set(
           this.image.data.subarray(row * pictureRowBytes, (row + 1) * pictureRowBytes),
@@ -263,7 +325,7 @@ class Renderer {
       // Padding is fully opaque or fully transparent, which unpremultiplying leaves alone.
       if (this.image.hasAlpha) unpremultiply({ data, width: canvas.width, height: rows.length });
     }
-    return { data, width: canvas.width, height: rows.length };
+    return { data, width: canvas.width, height: rows.length, channels };
   }
 }
 
@@ -288,7 +350,22 @@ class Search {
   /** `keepAlphaChannel`: a PNG sample of a canvas that has transparency elsewhere must be RGBA too. */
   private encode(bitmap: Bitmap, quality: number | null, keepAlphaChannel = false): Promise<Buffer> {
     if (this.format === 'png') return encodePng(bitmap, { keepAlphaChannel });
+    if (channelsOf(bitmap) === 3 && quality !== null) return encodeRgbJpeg(bitmap, quality);
     return encodeImage(bitmap, this.format, quality === null ? {} : { quality });
+  }
+
+  /**
+   * The whole canvas of `candidate`, encoded. `direct`: an RGB canvas not rendered yet is resized
+   * straight into the JPEG encoder's buffer (the final encode after estimates; a step-down of it
+   * renders once more, into the cache, as the probes without estimates do).
+   */
+  private encodeWhole(candidate: Candidate, direct: boolean): Promise<Buffer> {
+    const { longSide, quality } = candidate;
+    if (direct && this.renderer.channels === 3 && quality !== null && !this.renderer.isRendered(longSide)) {
+      const { width, height } = this.renderer.canvasSize(longSide);
+      return encodeRgbJpegFrom(width, height, quality, (rgb) => this.renderer.renderInto(longSide, rgb));
+    }
+    return this.encode(this.renderer.render(longSide), quality);
   }
 
   /** Bytes every file has whatever its size (headers, tables); not to be scaled up with the sample. */
@@ -296,9 +373,17 @@ class Search {
     const key = `${quality}:${keepAlphaChannel}`;
     const known = this.overheads.get(key);
     if (known !== undefined) return known;
+    const channels = this.renderer.channels;
     const flat = (width: number, height: number) =>
       this.encode(
-        { data: new Uint8Array(width * height * 4).fill(128), width, height },
+        {
+          data: new Uint8Array(width * height * channels).fill(
+            channels === 3 ? FLAT_RGB_VALUE : FLAT_RGBA_VALUE,
+          ),
+          width,
+          height,
+          channels,
+        },
         quality,
         keepAlphaChannel,
       );
@@ -468,7 +553,7 @@ class Search {
         return known;
       }
       this.attempts++;
-      const bytes = await this.encode(this.renderer.render(candidate.longSide), candidate.quality);
+      const bytes = await this.encodeWhole(candidate, step === 0);
       if (bytes.length <= this.maxBytes) return { candidate, bytes };
       candidate = this.stepDown(candidate);
     }
@@ -491,13 +576,18 @@ export async function downscaleImage(input: Buffer, options: DownscaleOptions): 
       `The image is ${input.length} bytes; at most 20 MiB (${MAX_INPUT_BYTES}) is accepted`,
     );
   }
-  if (!detectFormat(input)) {
+  const inputFormat = detectFormat(input);
+  if (!inputFormat) {
     throw new InputInvalidError('The input is not a JPEG, PNG, GIF, WebP, BMP or TIFF image');
   }
-  const image = await decodeImage(
-    input,
-    options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels },
-  );
+  // An opaque image bound for JPEG stays RGB from the decode to the encode (no alpha to carry,
+  // resize or flatten); whether it is opaque is known once decoded, and one with transparency stays
+  // RGBA (then resolveOutputFormat below sees it).
+  const opaqueAsRgb = resolveOutputFormat(inputFormat, false, options.outputFormat) === 'jpeg';
+  const image = await decodeImage(input, {
+    opaqueAsRgb,
+    ...(options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels }),
+  });
   const format = resolveOutputFormat(image.format, image.hasAlpha, options.outputFormat);
   const renderer = new Renderer(image, options.aspectRatioMode === 'square', format);
 
