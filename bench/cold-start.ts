@@ -14,7 +14,9 @@ import { esbuildOptions } from '../infra/constructs/bff-function.ts';
  * then imported in fresh Node 22 processes with the Lambda's `--enable-source-maps`; the figure is
  * the median time to evaluate the bundle. The targets take turns run by run, so a busy (shared)
  * machine slows them alike. Baseline in the same run: a bundle of an empty handler (Node's own
- * ESM loading). Run: `npm run bench:cold-start` (`-- --runs 9` to change the count).
+ * ESM loading). Beside the wall time, the importing process's CPU time over the same span: on a
+ * busy shared machine the wall time mostly measures waiting for a core, the CPU time much less.
+ * Run: `npm run bench:cold-start` (`-- --runs 9` to change the count).
  */
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,13 +29,18 @@ async function bundle(entry: string, outfile: string): Promise<number> {
   return statSync(outfile).size;
 }
 
-function importMs(file: string): number {
-  const script = `const t = process.hrtime.bigint(); await import(${JSON.stringify(file)}); process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
+/**
+ * One import in a fresh process: wall time, and the process's CPU time (user + system) over the
+ * same span, which other work on a shared machine inflates less than the wall time.
+ */
+function importMs(file: string): { wall: number; cpu: number } {
+  const script = `const c = process.cpuUsage(); const t = process.hrtime.bigint(); await import(${JSON.stringify(file)}); const wall = Number(process.hrtime.bigint() - t) / 1e6; const u = process.cpuUsage(c); process.stdout.write(wall + ' ' + (u.user + u.system) / 1000);`;
   const result = spawnSync(NODE, ['--enable-source-maps', '--input-type=module', '-e', script], {
     encoding: 'utf8',
   });
   if (result.status !== 0) throw new Error(`import of ${file} failed: ${result.stderr}`);
-  return Number(result.stdout);
+  const [wall, cpu] = result.stdout.split(' ').map(Number);
+  return { wall: wall ?? Number.NaN, cpu: cpu ?? Number.NaN };
 }
 
 function median(values: number[]): number {
@@ -49,34 +56,47 @@ try {
     { name: 'baseline (empty handler)', entry: baselineEntry },
     ...API_FUNCTIONS.map((name) => ({ name, entry: join(ROOT, 'functions', 'api', `${name}.ts`) })),
   ];
-  const bundles: { name: string; outfile: string; bytes: number; times: number[] }[] = [];
+  const bundles: { name: string; outfile: string; bytes: number; times: number[]; cpu: number[] }[] = [];
   for (const target of targets) {
     const outdir = join(work, target.name.replace(/\W+/g, '-'));
     mkdirSync(outdir, { recursive: true });
     const outfile = join(outdir, 'index.mjs');
-    bundles.push({ name: target.name, outfile, bytes: await bundle(target.entry, outfile), times: [] });
+    bundles.push({
+      name: target.name,
+      outfile,
+      bytes: await bundle(target.entry, outfile),
+      times: [],
+      cpu: [],
+    });
   }
   // Round robin: every run imports each bundle once, so load on the machine hits all alike.
   for (let run = 0; run < RUNS; run++) {
-    for (const entry of bundles) entry.times.push(importMs(entry.outfile));
+    for (const entry of bundles) {
+      const { wall, cpu } = importMs(entry.outfile);
+      entry.times.push(wall);
+      entry.cpu.push(cpu);
+    }
   }
   const rows = bundles.map((entry) => ({
     name: entry.name,
     kib: Math.round(entry.bytes / 1024),
     ms: median(entry.times),
+    cpu: median(entry.cpu),
   }));
   const baseline = rows[0]?.ms ?? Number.NaN;
+  const baselineCpu = rows[0]?.cpu ?? Number.NaN;
   console.log(
     `Module evaluation at cold start, median of ${RUNS} fresh processes (Node ${process.versions.node})\n`,
   );
   console.log(
-    `${'function'.padEnd(28)}${'bundle KiB'.padStart(12)}${'import ms'.padStart(12)}${'over baseline'.padStart(22)}`,
+    `${'function'.padEnd(28)}${'bundle KiB'.padStart(12)}${'import ms'.padStart(12)}${'over baseline'.padStart(22)}${'CPU ms'.padStart(10)}${'CPU over baseline'.padStart(20)}`,
   );
   for (const row of rows) {
     const over =
       row === rows[0] ? '' : `+${(row.ms - baseline).toFixed(0)} ms (x${(row.ms / baseline).toFixed(1)})`;
+    const cpuOver = row === rows[0] ? '' : `+${(row.cpu - baselineCpu).toFixed(0)} ms`;
     console.log(
-      `${row.name.padEnd(28)}${String(row.kib).padStart(12)}${row.ms.toFixed(0).padStart(12)}${over.padStart(22)}`,
+      `${row.name.padEnd(28)}${String(row.kib).padStart(12)}${row.ms.toFixed(0).padStart(12)}${over.padStart(22)}${row.cpu.toFixed(0).padStart(10)}${cpuOver.padStart(20)}`,
     );
   }
 } finally {

@@ -10,12 +10,15 @@ import { fileURLToPath } from 'node:url';
  * Throughput of the local stack (`npm start`) beside a bare `node:http` server answering a fixed
  * JSON, measured in the same run on the same machine:
  *   - status reads: GET /tasks/{jobId}/status with the test key for a complete task, at
- *     concurrency 16 over keep-alive connections; reads/s and p50/p99 latency;
+ *     concurrency 16 over keep-alive connections; reads/s, p50/p99 latency, and the server
+ *     process's CPU time (all threads) per read, which a busy shared machine disturbs less than
+ *     the rate;
  *   - submits: concurrent text-to-image submits to the OpenAI simulator; accepted 202s per second,
  *     and the time until every submitted task is complete.
  * Each server runs in a child process of its own (the stack with its default log level, logs
  * discarded), the load generator in this one. Rounds alternate stack and baseline; the figures
- * are medians over rounds. Run: `npm run bench:local` (`-- --rounds 5 --seconds 3`); to profile
+ * are medians over rounds. Run: `npm run bench:local` (`-- --rounds 5 --seconds 3`, and
+ * `--key-cache-seconds 10` to run the stack with API_KEY_CACHE_SECONDS=10); to profile
  * the stack, BENCH_CHILD_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' passes flags to its process.
  */
 
@@ -27,12 +30,22 @@ const ROUNDS = argument('rounds', 5);
 const SECONDS = argument('seconds', 3);
 const CONCURRENCY = argument('concurrency', 16);
 const SUBMITS = argument('submits', 32);
+/**
+ * API_KEY_CACHE_SECONDS for the stack: unset (default 0, every request reads the key's item, as
+ * deployed by default) unless `--key-cache-seconds N` opts in (README, Security).
+ */
+const KEY_CACHE_SECONDS = argument('key-cache-seconds', 0);
 const TEST_KEY = 'makeit3d_test_sk_dev_001';
 const FIXED_JSON = JSON.stringify({ status: 'complete', job_id: 'bench', asset_url: 'http://x/y.png' });
 
 // ---- child side: one server, its URL sent to the parent ----
 
 async function serveChild(kind: string): Promise<void> {
+  // The parent asks for this process's CPU time (all its threads: the stack's DynamoDB thread too)
+  // around each read round, to report CPU per read beside the rate.
+  process.on('message', (message) => {
+    if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  });
   if (kind === 'bare') {
     const server = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
@@ -51,7 +64,11 @@ async function serveChild(kind: string): Promise<void> {
     reconcileIntervalMs: 0,
     // Only the per-key rate limits are raised (to measure the host, not the limiter); the limiter
     // still runs its DynamoDB update on every request.
-    env: { RATE_LIMIT_STATUS_PER_MINUTE: '100000000', RATE_LIMIT_GENERATION_PER_MINUTE: '100000000' },
+    env: {
+      RATE_LIMIT_STATUS_PER_MINUTE: '100000000',
+      RATE_LIMIT_GENERATION_PER_MINUTE: '100000000',
+      ...(KEY_CACHE_SECONDS > 0 ? { API_KEY_CACHE_SECONDS: String(KEY_CACHE_SECONDS) } : {}),
+    },
   });
   process.on('disconnect', () => {
     void stack.close().finally(() => {
@@ -104,10 +121,31 @@ interface ReadRound {
   perSecond: number;
   p50: number;
   p99: number;
+  /** CPU time of the server's process (user + system, every thread) per read, in microseconds. */
+  cpuMicros: number;
+}
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+}
+
+/** The server process's CPU time so far (user + system), in microseconds. */
+function cpuOf(server: Server): Promise<number> {
+  return new Promise((resolve) => {
+    const listener = (message: { cpu?: NodeJS.CpuUsage }) => {
+      if (!message.cpu) return;
+      server.child.off('message', listener);
+      resolve(message.cpu.user + message.cpu.system);
+    };
+    server.child.on('message', listener);
+    server.child.send('cpu');
+  });
 }
 
 /** `CONCURRENCY` loops asking `url` back to back for `SECONDS`; every answer must be a 200. */
-async function readLoad(url: string, headers: Record<string, string>): Promise<ReadRound> {
+async function readLoad(server: Server, url: string, headers: Record<string, string>): Promise<ReadRound> {
+  const cpuBefore = await cpuOf(server);
   const latencies: number[] = [];
   const end = performance.now() + SECONDS * 1000;
   const worker = async () => {
@@ -121,11 +159,13 @@ async function readLoad(url: string, headers: Record<string, string>): Promise<R
   const started = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const elapsed = (performance.now() - started) / 1000;
+  const cpuMicros = ((await cpuOf(server)) - cpuBefore) / latencies.length;
   latencies.sort((a, b) => a - b);
   return {
     perSecond: latencies.length / elapsed,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    cpuMicros,
   };
 }
 
@@ -172,8 +212,8 @@ async function submitLoad(base: string, bare: boolean): Promise<SubmitRound> {
   return { perSecond, completeMs: performance.now() - started };
 }
 
-function startChild(kind: 'stack' | 'bare'): Promise<{ child: ChildProcess; url: string }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--child', kind], {
+function startChild(kind: 'stack' | 'bare'): Promise<Server> {
+  const child = fork(fileURLToPath(import.meta.url), ['--child', kind, ...process.argv.slice(2)], {
     execArgv: ['--import', 'tsx', ...(process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean)],
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
   });
@@ -215,14 +255,14 @@ async function main(): Promise<void> {
     const reads = { stack: [] as ReadRound[], bare: [] as ReadRound[] };
     const submits = { stack: [] as SubmitRound[], bare: [] as SubmitRound[] };
     // Warm both servers' read paths once before measuring.
-    await readLoad(statusUrl, { 'x-api-key': TEST_KEY });
-    await readLoad(`${bare.url}/status`, {});
+    await readLoad(stack, statusUrl, { 'x-api-key': TEST_KEY });
+    await readLoad(bare, `${bare.url}/status`, {});
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which goes first, so drift of the shared machine's speed hits both alike.
       const order = round % 2 === 0 ? (['stack', 'bare'] as const) : (['bare', 'stack'] as const);
       for (const which of order) {
-        if (which === 'stack') reads.stack.push(await readLoad(statusUrl, { 'x-api-key': TEST_KEY }));
-        else reads.bare.push(await readLoad(`${bare.url}/status`, {}));
+        if (which === 'stack') reads.stack.push(await readLoad(stack, statusUrl, { 'x-api-key': TEST_KEY }));
+        else reads.bare.push(await readLoad(bare, `${bare.url}/status`, {}));
       }
       for (const which of order) {
         if (which === 'stack') submits.stack.push(await submitLoad(stack.url, false));
@@ -233,7 +273,8 @@ async function main(): Promise<void> {
     const s = (rounds: SubmitRound[], key: keyof SubmitRound) => median(rounds.map((r) => r[key]));
     console.info(
       `\n${ROUNDS} alternating rounds, medians; status reads at concurrency ${CONCURRENCY} for ${SECONDS} s; ` +
-        `${SUBMITS} OpenAI text-to-image submits at concurrency ${CONCURRENCY}\n`,
+        `${SUBMITS} OpenAI text-to-image submits at concurrency ${CONCURRENCY}; API key cache ` +
+        `${KEY_CACHE_SECONDS > 0 ? `${KEY_CACHE_SECONDS} s` : 'off (the default)'}\n`,
     );
     console.table({
       'status reads/s': {
@@ -245,6 +286,11 @@ async function main(): Promise<void> {
         'local stack': m(reads.stack, 'p50').toFixed(1),
         'bare node:http': m(reads.bare, 'p50').toFixed(1),
         ratio: (m(reads.stack, 'p50') / m(reads.bare, 'p50')).toFixed(1),
+      },
+      'server CPU µs per read': {
+        'local stack': Math.round(m(reads.stack, 'cpuMicros')),
+        'bare node:http': Math.round(m(reads.bare, 'cpuMicros')),
+        ratio: (m(reads.stack, 'cpuMicros') / m(reads.bare, 'cpuMicros')).toFixed(1),
       },
       'status p99 ms': {
         'local stack': m(reads.stack, 'p99').toFixed(1),

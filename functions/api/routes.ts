@@ -8,6 +8,8 @@ export const API_FUNCTIONS = [
   'register-api-key',
   'health',
   'not-found',
+  'api-docs',
+  'provider-webhook',
 ] as const;
 export type ApiFunctionName = (typeof API_FUNCTIONS)[number];
 
@@ -24,6 +26,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/auth/register', handler: 'register-api-key' },
   { method: 'GET', path: '/health', handler: 'health' },
   { method: 'GET', path: '/auth/health', handler: 'health' },
+  { method: 'GET', path: '/openapi.json', handler: 'api-docs' },
+  { method: 'GET', path: '/docs', handler: 'api-docs' },
+  { method: 'GET', path: '/docs/{asset}', handler: 'api-docs' },
+  { method: 'POST', path: '/webhooks/tripo', handler: 'provider-webhook' },
+  { method: 'POST', path: '/webhooks/bfl/{token}', handler: 'provider-webhook' },
 ];
 
 export type RouteMatch =

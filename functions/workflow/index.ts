@@ -8,6 +8,7 @@ export const WORKFLOW_FUNCTIONS = {
   ProcessImageFunctionArn: 'process-image',
   SubmitProviderJobFunctionArn: 'submit-provider-job',
   PollProviderJobFunctionArn: 'poll-provider-job',
+  AwaitProviderCallbackFunctionArn: 'await-provider-callback',
   CompleteTaskFunctionArn: 'complete-task',
   FailTaskFunctionArn: 'fail-task',
   RecordResultRowsFunctionArn: 'record-result-rows',

@@ -15,6 +15,8 @@ export const SECRET_NAMES = [
   ...PROVIDER_SECRET_NAMES,
   'SUPABASE_SERVICE_KEY',
   'REGISTRATION_SECRET',
+  // Tripo's webhook signing secret (`whsec_…`, from its console): docs/api.md, Webhooks.
+  'TRIPO_WEBHOOK_SECRET',
 ] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 

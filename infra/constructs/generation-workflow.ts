@@ -142,6 +142,23 @@ export function grantDescribeExecutions(workflow: GenerationWorkflow, fn: Lambda
   });
 }
 
+/**
+ * Lets a function resume a task-token wait of this state machine (SendTaskSuccess: docs/api.md,
+ * Webhooks), on the state machine only and for that action only. The ARN is written with the
+ * machine's name (a plain string): the state machine names the token-recording function, so a
+ * reference to the machine from that function's policy would be a dependency cycle.
+ */
+export function grantSendTaskSuccess(workflow: GenerationWorkflow, fn: LambdaFunction): void {
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['states:SendTaskSuccess'],
+      resources: [
+        `arn:${Aws.PARTITION}:states:${Aws.REGION}:${Aws.ACCOUNT_ID}:stateMachine:${workflow.stateMachineName}`,
+      ],
+    }),
+  );
+}
+
 /** A queue that is itself a dead-letter queue: nothing redrives from it, so it has none. */
 export function acknowledgeDeadLetterQueue(queue: Queue): void {
   const reason =

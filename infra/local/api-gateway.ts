@@ -2,9 +2,11 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { handler as apiDocs } from '../../functions/api/api-docs.ts';
 import { handler as getTaskStatus } from '../../functions/api/get-task-status.ts';
 import { handler as health } from '../../functions/api/health.ts';
 import { handler as notFound } from '../../functions/api/not-found.ts';
+import { handler as providerWebhook } from '../../functions/api/provider-webhook.ts';
 import { handler as registerApiKey } from '../../functions/api/register-api-key.ts';
 import { type ApiFunctionName, matchRoute } from '../../functions/api/routes.ts';
 import { handler as submitGeneration } from '../../functions/api/submit-generation.ts';
@@ -26,6 +28,8 @@ const HANDLERS: Record<ApiFunctionName, ApiHandler> = {
   'register-api-key': registerApiKey,
   health,
   'not-found': notFound,
+  'api-docs': apiDocs,
+  'provider-webhook': providerWebhook,
 };
 
 /** API Gateway's own payload limit (10 MB); the handlers enforce the API's 1 MiB. */

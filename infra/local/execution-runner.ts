@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
@@ -9,11 +10,23 @@ import { readBody, sendJson } from './http-utils.ts';
  * filled by a local Lambda ARN and every Task bound to the in-process handler the stack deploys
  * for that ARN (a Task with no binding would call real AWS, so one without is an error). The
  * StartExecution API is served over HTTP so the submit handler's SDK call runs unchanged.
+ *
+ * A `lambda:invoke.waitForTaskToken` Task (WaitForProviderCallback) is bound to the function its
+ * `FunctionName` names, and the wait is done here: a fresh token replaces `$$.Task.Token` in the
+ * Payload, the function runs, then the state waits until SendTaskSuccess / SendTaskFailure (served
+ * on the same endpoint as StartExecution, so the webhook handler's SDK call runs unchanged) or its
+ * timeout (`TimeoutSecondsPath`, read from the Payload, in real seconds unless a test ends it
+ * first through `onCallbackWait`).
  */
 
 type LocalHandler = (input: unknown) => Promise<unknown>;
 
 export const LOCAL_STATE_MACHINE_ARN = 'arn:aws:states:local:000000000000:stateMachine:makeit3d-generation';
+
+/** The Step Functions resource of a Lambda invoke that waits for a task token. */
+export const WAIT_FOR_TASK_TOKEN_RESOURCE = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+/** What `$$.Task.Token` reads locally; each wait replaces it with a token of its own. */
+const TOKEN_PLACEHOLDER = 'local-task-token';
 
 export function localFunctionArn(name: string): string {
   return `arn:aws:lambda:local:000000000000:function:${name}`;
@@ -37,6 +50,9 @@ interface StateInfo {
   hasRetry: boolean;
   /** A Wait state's `Seconds` or `SecondsPath`. */
   seconds?: number | string;
+  /** A Task state's `Parameters` and `TimeoutSecondsPath`. */
+  parameters?: Record<string, unknown>;
+  timeoutSecondsPath?: string;
 }
 
 function collectStates(states: Record<string, unknown>, into: StateInfo[] = []): StateInfo[] {
@@ -47,6 +63,8 @@ function collectStates(states: Record<string, unknown>, into: StateInfo[] = []):
       Retry?: unknown[];
       Seconds?: number;
       SecondsPath?: string;
+      Parameters?: Record<string, unknown>;
+      TimeoutSecondsPath?: string;
       Branches?: { States: Record<string, unknown> }[];
       Iterator?: { States: Record<string, unknown> };
       ItemProcessor?: { States: Record<string, unknown> };
@@ -59,6 +77,8 @@ function collectStates(states: Record<string, unknown>, into: StateInfo[] = []):
       ...((state.Seconds ?? state.SecondsPath) !== undefined
         ? { seconds: state.Seconds ?? state.SecondsPath }
         : {}),
+      ...(state.Parameters ? { parameters: state.Parameters } : {}),
+      ...(state.TimeoutSecondsPath ? { timeoutSecondsPath: state.TimeoutSecondsPath } : {}),
     });
     for (const branch of state.Branches ?? []) collectStates(branch.States, into);
     if (state.Iterator) collectStates(state.Iterator.States, into);
@@ -80,6 +100,8 @@ export interface ExecutionRecord {
   states: string[];
   /** Seconds each Wait state entered asked for, in order (the runner itself waits `waitMs`). */
   waits: number[];
+  /** Each task-token wait: its timeout and how it ended (`callback`, `timeout`, `failure`). */
+  callbackWaits: { state: string; seconds: number; ended?: 'callback' | 'timeout' | 'failure' }[];
   done: Promise<void>;
 }
 
@@ -112,7 +134,31 @@ export class LocalExecutionRunner {
    * is drained in microtasks, so it has run before the state after the Wait does any I/O.
    */
   onWait: ((wait: { execution: string; state: string; seconds: number }) => void) | undefined;
+  /**
+   * Hook for tests: called once a task-token wait has begun (its function has run), with its
+   * timeout in seconds and `expire()`, which ends it as its timeout would, at once. Without a
+   * call to it the wait lasts until the token comes back or `seconds` of real time pass.
+   */
+  onCallbackWait:
+    | ((wait: {
+        execution: string;
+        state: string;
+        seconds: number;
+        token: string;
+        expire: () => void;
+      }) => void)
+    | undefined;
   private readonly waitSeconds: Record<string, number | string> = {};
+  private readonly tokenWaits = new Map<
+    string,
+    {
+      resolve: (output: unknown) => void;
+      reject: (error: Error) => void;
+      ended: (how: 'callback' | 'failure') => void;
+    }
+  >();
+  /** Tokens whose wait is over (SendTaskSuccess for one answers TaskTimedOut, as AWS does). */
+  private readonly closedTokens = new Set<string>();
 
   constructor(private readonly options: RunnerOptions) {
     const definition = localDefinition(options.definitionFile);
@@ -120,7 +166,13 @@ export class LocalExecutionRunner {
     for (const name of Object.values(WORKFLOW_FUNCTIONS))
       byArn.set(localFunctionArn(name), options.handlers[name]);
     for (const state of collectStates(definition.States as Record<string, unknown>)) {
-      if (state.type === 'Task') {
+      if (state.type === 'Task' && state.resource === WAIT_FOR_TASK_TOKEN_RESOURCE) {
+        const functionArn = state.parameters?.FunctionName;
+        const handler = typeof functionArn === 'string' ? byArn.get(functionArn) : undefined;
+        if (!handler)
+          throw new Error(`Task state ${state.name} (${String(functionArn)}) has no local binding`);
+        this.taskHandlers[state.name] = this.tokenWait(state.name, handler, state.timeoutSecondsPath);
+      } else if (state.type === 'Task') {
         const handler = state.resource ? byArn.get(state.resource) : undefined;
         if (!handler) throw new Error(`Task state ${state.name} (${state.resource}) has no local binding`);
         this.taskHandlers[state.name] = handler;
@@ -131,6 +183,17 @@ export class LocalExecutionRunner {
       }
       if (state.hasRetry && options.retryIntervalMs !== undefined)
         this.retryOverrides[state.name] = options.retryIntervalMs;
+    }
+    // aws-local-stepfunctions 3.0.0 reads TimeoutSecondsPath from the input after Parameters
+    // (Step Functions reads the state input) and times out on a real timer: the token waits' own
+    // timeout (tokenWait) replaces it.
+    for (const raw of Object.values(
+      definition.States as unknown as Record<string, Record<string, unknown>>,
+    )) {
+      if (raw.Type === 'Task' && raw.Resource === WAIT_FOR_TASK_TOKEN_RESOURCE && raw.TimeoutSecondsPath) {
+        delete raw.TimeoutSecondsPath;
+        raw.TimeoutSeconds = 86_400;
+      }
     }
     this.machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
   }
@@ -149,6 +212,7 @@ export class LocalExecutionRunner {
       startDate: new Date(),
       states: [],
       waits: [],
+      callbackWaits: [],
       done: Promise.resolve(),
     };
     const execution = this.machine.run(JSON.parse(input), {
@@ -157,7 +221,10 @@ export class LocalExecutionRunner {
         waitTimeOverrides: this.waitOverrides,
         retryIntervalOverrides: this.retryOverrides,
       },
-      context: { Execution: { Id: record.arn, Name: name, StartTime: record.startDate.toISOString() } },
+      context: {
+        Execution: { Id: record.arn, Name: name, StartTime: record.startDate.toISOString() },
+        Task: { Token: TOKEN_PLACEHOLDER },
+      },
     });
     const history = (async () => {
       for await (const event of execution.eventLogs) {
@@ -215,6 +282,69 @@ export class LocalExecutionRunner {
     if (typeof seconds !== 'number') return;
     record.waits.push(seconds);
     this.onWait?.({ execution: record.name, state, seconds });
+  }
+
+  /**
+   * The local `lambda:invoke.waitForTaskToken`: runs the function with a token of this wait's
+   * own in its Payload, then waits for that token to come back (SendTaskSuccess / Failure), or
+   * for the timeout, which fails the state with States.Timeout as Step Functions does. The
+   * execution is the task's (executions are named by job id, which the Payload carries).
+   */
+  private tokenWait(
+    state: string,
+    handler: LocalHandler,
+    timeoutSecondsPath: string | undefined,
+  ): LocalHandler {
+    return async (input: unknown) => {
+      const payload = { ...((input as { Payload?: Record<string, unknown> }).Payload ?? {}) };
+      const token = `local-token-${randomUUID()}`;
+      if (payload.token === TOKEN_PLACEHOLDER) payload.token = token;
+      const executionName = String((payload.task as { job_id?: unknown } | undefined)?.job_id ?? '');
+      const record = this.executions.get(executionName);
+      const seconds = Math.max(1, Number(readPath(payload, timeoutSecondsPath) ?? 60));
+      const entry: ExecutionRecord['callbackWaits'][number] = { state, seconds };
+      record?.callbackWaits.push(entry);
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<unknown>((resolve, reject) => {
+        this.tokenWaits.set(token, {
+          resolve,
+          reject,
+          ended: (how) => {
+            entry.ended ??= how;
+          },
+        });
+      });
+      // It may be settled (by the hook, or a resume from inside the function) before it is awaited.
+      waited.catch(() => undefined);
+      const close = () => {
+        clearTimeout(timer);
+        this.tokenWaits.delete(token);
+        this.closedTokens.add(token);
+        if (this.closedTokens.size > 10_000) this.closedTokens.clear();
+      };
+      const expire = () => {
+        const waiting = this.tokenWaits.get(token);
+        if (!waiting) return;
+        entry.ended ??= 'timeout';
+        const timeout = new Error('Task timed out waiting for its task token');
+        timeout.name = 'States.Timeout';
+        waiting.reject(timeout);
+      };
+      try {
+        await handler(payload);
+      } catch (error) {
+        close();
+        throw error;
+      }
+      timer = setTimeout(expire, seconds * 1000);
+      timer.unref();
+      this.onCallbackWait?.({ execution: executionName, state, seconds, token, expire });
+      try {
+        return await waited;
+      } finally {
+        close();
+      }
+    };
   }
 
   /** Resolves when every execution started so far has ended (tests, shutdown). */
@@ -275,6 +405,35 @@ export class LocalExecutionRunner {
       }
       return;
     }
+    if (target === 'AWSStepFunctions.SendTaskSuccess' || target === 'AWSStepFunctions.SendTaskFailure') {
+      const token = String(body.taskToken ?? '');
+      const waiting = this.tokenWaits.get(token);
+      if (!waiting) {
+        if (this.closedTokens.has(token)) awsError(400, 'TaskTimedOut', 'Task Timed Out');
+        else awsError(400, 'InvalidToken', 'Invalid Token');
+        return;
+      }
+      if (target === 'AWSStepFunctions.SendTaskSuccess') {
+        let output: unknown;
+        try {
+          output = JSON.parse(typeof body.output === 'string' ? body.output : 'null');
+        } catch {
+          awsError(400, 'InvalidOutput', 'Invalid Output');
+          return;
+        }
+        waiting.ended('callback');
+        waiting.resolve(output);
+      } else {
+        waiting.ended('failure');
+        const failure = new Error(typeof body.cause === 'string' ? body.cause : '');
+        failure.name = typeof body.error === 'string' && body.error ? body.error : 'States.TaskFailed';
+        waiting.reject(failure);
+      }
+      this.tokenWaits.delete(token);
+      this.closedTokens.add(token);
+      sendJson(response, 200, {}, { 'content-type': 'application/x-amz-json-1.0' });
+      return;
+    }
     if (target === 'AWSStepFunctions.DescribeExecution') {
       const name =
         String(body.executionArn ?? '')
@@ -304,6 +463,19 @@ export class LocalExecutionRunner {
     }
     awsError(400, 'UnknownOperationException', `The local Step Functions API does not serve ${target}`);
   }
+}
+
+/** A simple `$.a.b` path read from `value` (undefined when absent or not simple). */
+function readPath(value: unknown, path: string | undefined): unknown {
+  if (!path) return undefined;
+  let current = value;
+  for (const key of path
+    .replace(/^\$\.?/, '')
+    .split('.')
+    .filter(Boolean)) {
+    current = (current as Record<string, unknown> | undefined)?.[key];
+  }
+  return current;
 }
 
 export class ExecutionExistsError extends Error {

@@ -28,7 +28,9 @@ import {
 } from '../../functions/core/store/dynamo.ts';
 import type { ReconcileReport } from '../../functions/core/tasks/reconcile.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
+import { resetTaskCallbacksClient } from '../../functions/core/webhooks/task-callbacks.ts';
 import { handler as reconcileStuckTasks } from '../../functions/ops/reconcile-stuck-tasks.ts';
+import { handler as awaitProviderCallback } from '../../functions/workflow/await-provider-callback.ts';
 import { handler as completeTask } from '../../functions/workflow/complete-task.ts';
 import { handler as failTask } from '../../functions/workflow/fail-task.ts';
 import { handler as markTaskProcessing } from '../../functions/workflow/mark-task-processing.ts';
@@ -47,6 +49,7 @@ import { LocalTables } from './rest-routes.ts';
 import { closeDrawPool } from './sandbox/draw-pool.ts';
 import { SANDBOX_PROVIDERS } from './sandbox/providers.ts';
 import { type Fault, SandboxState, sandboxContext } from './sandbox/sandbox.ts';
+import { tripoWebhookSettings } from './sandbox/tripo.ts';
 import { LocalStorage } from './storage-routes.ts';
 
 /**
@@ -57,6 +60,8 @@ import { LocalStorage } from './storage-routes.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const DEFAULT_REGISTRATION_SECRET = 'local-registration-secret';
+/** The Tripo webhook secret the local stack and its Tripo simulator share (shaped like Tripo's). */
+export const LOCAL_TRIPO_WEBHOOK_SECRET = 'whsec_local_tripo_webhook_secret';
 const defaultedVariables = new Set<string>();
 /** How long an idle keep-alive connection stays open: longer than any workflow step may run. */
 export const IDLE_CONNECTION_MS = 10 * 60 * 1000;
@@ -73,6 +78,12 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Start unfinished tasks' executions again (default true). */
   resumeUnfinished?: boolean;
+  /**
+   * Providers call back (docs/api.md, Webhooks): WEBHOOK_BASE_URL is this stack's URL, and the
+   * Tripo and BFL simulators send signed webhooks to it. Default: on when Waits take real time
+   * (`npm start`), off when they take none (tests, which turn it on where they test it).
+   */
+  webhooks?: boolean;
   /**
    * Milliseconds between runs of the stuck-task reconciler, as the deployed schedule runs it
    * every 5 minutes (default 60000; 0 turns the runs off: tests call `reconcileNow()`).
@@ -310,6 +321,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   process.env.DYNAMODB_ENDPOINT = `http://127.0.0.1:${dynamoPort}`;
   process.env.STEPFUNCTIONS_ENDPOINT = `${url}/__aws/stepfunctions`;
   process.env.STATE_MACHINE_ARN = LOCAL_STATE_MACHINE_ARN;
+  const webhooks = options.webhooks ?? options.waitMs === undefined;
+  if (webhooks) {
+    process.env.WEBHOOK_BASE_URL = url;
+    process.env.TRIPO_WEBHOOK_SECRET ||= LOCAL_TRIPO_WEBHOOK_SECRET;
+    // As Tripo's console setting: the simulator signs with this secret and posts to this route.
+    tripoWebhookSettings.target = { url: `${url}/webhooks/tripo`, secret: process.env.TRIPO_WEBHOOK_SECRET };
+  } else {
+    delete process.env.WEBHOOK_BASE_URL;
+    tripoWebhookSettings.target = undefined;
+  }
   const sandboxed: string[] = [];
   const configured: string[] = [];
   for (const { settings } of SANDBOX_PROVIDERS) {
@@ -325,6 +346,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   resetConfig();
   resetDynamoClient();
   resetSfnClient();
+  resetTaskCallbacksClient();
   resetSupabaseClient();
   resetOpenaiClient();
   const config = getConfig();
@@ -353,6 +375,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       'process-image': imageWorker.invoke,
       'submit-provider-job': submitProviderJob,
       'poll-provider-job': pollProviderJob,
+      'await-provider-callback': awaitProviderCallback,
       'complete-task': completeTask,
       'fail-task': failTask,
       'record-result-rows': recordResultRows,

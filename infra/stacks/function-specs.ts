@@ -3,7 +3,7 @@ import type { WorkflowFunctionName } from '../../functions/workflow/index.ts';
 import { PROVIDER_SECRET_NAMES, type SecretName } from '../constructs/bff-secrets.ts';
 
 export type DynamoAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
-export type StateMachineAction = 'StartExecution' | 'DescribeExecution';
+export type StateMachineAction = 'StartExecution' | 'DescribeExecution' | 'SendTaskSuccess';
 
 /**
  * What each Lambda may touch, in one table: the stack derives grants and environment from it,
@@ -22,9 +22,12 @@ export interface FunctionSpec {
   dynamo?: readonly DynamoAction[];
   /**
    * Step Functions actions on the generation workflow: StartExecution on the state machine,
-   * DescribeExecution on its executions (also gives STATE_MACHINE_ARN).
+   * DescribeExecution on its executions, SendTaskSuccess (resuming a task-token wait) on the
+   * state machine (also gives STATE_MACHINE_ARN).
    */
   stateMachine?: readonly StateMachineAction[];
+  /** WEBHOOK_BASE_URL, the API's own URL, where providers call back (docs/api.md, Webhooks). */
+  webhookBaseUrl?: boolean;
   /** STUCK_*_SECONDS, the scheduled reconciler's deadlines. */
   stuckTaskDeadlines?: boolean;
   /** SUPABASE_* settings and the service key (rows, uploads, signed URLs, input URL checks). */
@@ -88,6 +91,24 @@ export const API_FUNCTION_SPECS: Record<ApiFunctionName, FunctionSpec> = {
     timeoutSeconds: 10,
     memoryMb: 256,
   },
+  'api-docs': {
+    description: 'GET /openapi.json, GET /docs and its files: the OpenAPI document and its Swagger UI page',
+    timeoutSeconds: 10,
+    memoryMb: 256,
+    // Reads the default provider models when it describes the request defaults (no secret, no store).
+    providerOverrides: true,
+  },
+  'provider-webhook': {
+    description:
+      'POST /webhooks/tripo and /webhooks/bfl/{token}: verify a provider callback, resume its task',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    // The job's lookup item and the task's state (Get), the delivery claim (Put), taking the
+    // stored token or noting the arrival, and giving a claim back (Update).
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
+    stateMachine: ['SendTaskSuccess'],
+    secrets: ['TRIPO_WEBHOOK_SECRET'],
+  },
 };
 
 export const RECONCILE_FUNCTION = 'reconcile-execution';
@@ -126,10 +147,22 @@ export const WORKFLOW_FUNCTION_SPECS: Record<WorkflowLambdaName, FunctionSpec> =
     timeoutSeconds: 300,
     memoryMb: 1024,
     // Reads the task first (a job already submitted is resumed, not created again), then the
-    // create note, the provider job id, or clearing the note (conditional Updates).
-    dynamo: ['GetItem', 'UpdateItem'],
+    // create note, the provider job id, or clearing the note (conditional Updates); the job's
+    // webhook lookup item (Put) when its provider calls back.
+    dynamo: ['GetItem', 'PutItem', 'UpdateItem'],
     supabase: true,
     providers: true,
+    webhookBaseUrl: true,
+    secrets: ['TRIPO_WEBHOOK_SECRET'],
+  },
+  'await-provider-callback': {
+    description: 'State WaitForProviderCallback: store the task token the provider webhook resumes',
+    timeoutSeconds: 60,
+    memoryMb: 512,
+    // The token, or taking the note of a webhook that came first (conditional Updates).
+    dynamo: ['UpdateItem'],
+    // Resumes its own wait at once when the webhook came first.
+    stateMachine: ['SendTaskSuccess'],
   },
   'poll-provider-job': {
     description: 'State PollProviderJob: one poll; store the results when the job is done',

@@ -7,6 +7,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { API_FUNCTIONS, API_ROUTES, type ApiFunctionName } from '../../functions/api/routes.ts';
 import { wasmAssetFiles } from '../../functions/core/images/codecs.ts';
+import { docsAssetFiles } from '../../functions/core/openapi/docs-page.ts';
 import { TABLE_KEYS, UNFINISHED_INDEX } from '../../functions/core/store/dynamo.ts';
 import { WORKFLOW_FUNCTIONS } from '../../functions/workflow/index.ts';
 import { BffAlarms } from '../constructs/bff-alarms.ts';
@@ -14,7 +15,11 @@ import { BffDashboard } from '../constructs/bff-dashboard.ts';
 import { BffFunction, type Invoker, REPO_ROOT } from '../constructs/bff-function.ts';
 import { BffHttpApi } from '../constructs/bff-http-api.ts';
 import { BffSecrets } from '../constructs/bff-secrets.ts';
-import { GenerationWorkflow, grantDescribeExecutions } from '../constructs/generation-workflow.ts';
+import {
+  GenerationWorkflow,
+  grantDescribeExecutions,
+  grantSendTaskSuccess,
+} from '../constructs/generation-workflow.ts';
 import { StuckTaskSchedule } from '../constructs/stuck-task-schedule.ts';
 import { TestKeySeed } from '../constructs/test-key-seed.ts';
 import {
@@ -101,6 +106,8 @@ export class MakeIt3dBffStack extends Stack {
     // them through the operation catalogue, so every workflow bundle gets the files.
     const wasmFiles = wasmAssetFiles();
     const stuckDeadlines = stuckTaskDeadlines(settings, definition);
+    // The API reference page's viewer files: copied only beside the bundle that names them (api-docs).
+    const docsFiles = docsAssetFiles();
 
     const created: CreatedFunction[] = [];
     const createFunction = (
@@ -135,7 +142,7 @@ export class MakeIt3dBffStack extends Stack {
     this.apiFunctions = Object.fromEntries(
       API_FUNCTIONS.map((name) => [
         name,
-        createFunction('api', name, API_FUNCTION_SPECS[name], 'api-gateway', []),
+        createFunction('api', name, API_FUNCTION_SPECS[name], 'api-gateway', docsFiles),
       ]),
     ) as Record<ApiFunctionName, BffFunction>;
     this.workflowFunctions = Object.fromEntries(
@@ -173,9 +180,13 @@ export class MakeIt3dBffStack extends Stack {
     for (const { spec, fn } of created) {
       const actions = spec.stateMachine ?? [];
       if (actions.length === 0) continue;
-      fn.addEnvironment('STATE_MACHINE_ARN', workflow.stateMachine.stateMachineArn);
+      // SendTaskSuccess needs only the token (and the token-recording function is named by the
+      // state machine: its ARN here would be a dependency cycle).
+      if (actions.some((action) => action !== 'SendTaskSuccess'))
+        fn.addEnvironment('STATE_MACHINE_ARN', workflow.stateMachine.stateMachineArn);
       if (actions.includes('StartExecution')) workflow.stateMachine.grantStartExecution(fn);
       if (actions.includes('DescribeExecution')) grantDescribeExecutions(workflow, fn);
+      if (actions.includes('SendTaskSuccess')) grantSendTaskSuccess(workflow, fn);
     }
 
     const schedule = new StuckTaskSchedule(this, 'ReconcileStuckTasks', {
@@ -238,6 +249,12 @@ export class MakeIt3dBffStack extends Stack {
         logRemovalPolicy: dataRemovalPolicy,
         settings,
       });
+    }
+
+    // Where providers call back: the API's own URL (its custom domain when it has one). Only
+    // workflow functions get it, and the API's routes do not name them, so there is no cycle.
+    for (const { spec, fn } of created) {
+      if (spec.webhookBaseUrl) fn.addEnvironment('WEBHOOK_BASE_URL', api.customUrl ?? api.url);
     }
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL the mobile app calls' });
@@ -359,6 +376,9 @@ function environmentFor(
 ): Record<string, string> {
   const environment: Record<string, string> = { STAGE: settings.stage };
   if (spec.apiKeys) environment.NON_PRODUCTION = String(settings.nonProduction);
+  if (spec.apiKeys && settings.apiKeyCacheSeconds !== undefined) {
+    environment.API_KEY_CACHE_SECONDS = String(settings.apiKeyCacheSeconds);
+  }
   if (spec.dynamo && spec.dynamo.length > 0) environment.TABLE_NAME = tableName;
   if (spec.supabase) {
     environment.SUPABASE_URL = settings.supabaseUrl;

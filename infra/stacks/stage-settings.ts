@@ -46,6 +46,8 @@ export interface StageSettings {
   registrationFailuresPerWindow?: number | undefined;
   /** That window, from an address's first attempt (default 900 seconds). */
   registrationFailureWindowSeconds?: number | undefined;
+  /** API_KEY_CACHE_SECONDS (0-60): how long an instance may accept a key it just accepted. */
+  apiKeyCacheSeconds?: number | undefined;
   /** API 5xx responses in five minutes above which the alarm fires (default 5). */
   apiServerErrorAlarmThreshold: number;
   /** Tasks failed by the service's fault (`ServiceFailure`) in five minutes above which the alarm fires (default 0). */
@@ -122,6 +124,7 @@ export const STAGE_SETTING_KEYS = [
   'rateLimitStatusPerMinute',
   'registrationFailuresPerWindow',
   'registrationFailureWindowSeconds',
+  'apiKeyCacheSeconds',
   'apiServerErrorAlarmThreshold',
   'serviceFailureAlarmThreshold',
   'lambdaErrorAlarmThreshold',
@@ -216,6 +219,7 @@ export function stageSettingsFromContext(node: Node): StageSettings {
       read('registrationFailureWindowSeconds'),
       'registrationFailureWindowSeconds',
     ),
+    apiKeyCacheSeconds: apiKeyCacheSeconds(read('apiKeyCacheSeconds')),
     apiServerErrorAlarmThreshold:
       optionalNumber(read('apiServerErrorAlarmThreshold'), 'apiServerErrorAlarmThreshold') ?? 5,
     serviceFailureAlarmThreshold:
@@ -345,6 +349,15 @@ function optionalCount(value: unknown, key: string): number | undefined {
     throw new Error(`Invalid context ${key}=${String(value)}: expected a whole number, 0 or more`);
   }
   return parsed;
+}
+
+/** The same range the functions accept (functions/core/auth/api-keys.ts). */
+function apiKeyCacheSeconds(value: unknown): number | undefined {
+  const seconds = optionalInteger(value, 'apiKeyCacheSeconds');
+  if (seconds !== undefined && (seconds < 0 || seconds > 60)) {
+    throw new Error(`Invalid context apiKeyCacheSeconds=${String(value)}: expected 0 to 60 seconds`);
+  }
+  return seconds;
 }
 
 function optionalInteger(value: unknown, key: string): number | undefined {

@@ -5,6 +5,7 @@ import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_FUNCTIONS } from '../../functions/api/routes.ts';
 import { wasmAssetFiles } from '../../functions/core/images/codecs.ts';
+import { docsAssetFiles } from '../../functions/core/openapi/docs-page.ts';
 import { WORKFLOW_FUNCTIONS } from '../../functions/workflow/index.ts';
 import { esbuildOptions, filesNamedIn, REPO_ROOT } from '../../infra/constructs/bff-function.ts';
 import { OPS_FUNCTIONS, RECONCILE_FUNCTION } from '../../infra/stacks/function-specs.ts';
@@ -30,14 +31,19 @@ const KIB = 1024;
 const BUDGET_KIB: Record<string, number> = {
   'api/health': 50,
   'api/not-found': 50,
+  // The request schemas, zod's JSON Schema conversion and the logger (180 KiB); the viewer's files are copied beside it.
+  'api/api-docs': 220,
   'api/get-task-status': 560,
   'api/register-api-key': 560,
   'api/submit-generation': 900,
+  // Signature checks, the webhook items and the SFN client's SendTaskSuccess.
+  'api/provider-webhook': 600,
   'workflow/mark-task-processing': 850,
   'workflow/run-provider': 1_450,
   'workflow/process-image': 2_800,
   'workflow/submit-provider-job': 780,
   'workflow/poll-provider-job': 1_000,
+  'workflow/await-provider-callback': 600,
   'workflow/complete-task': 600,
   'workflow/fail-task': 600,
   'workflow/record-result-rows': 850,
@@ -220,5 +226,26 @@ describe('what the README says a bundle contains', () => {
 
   it('process-image names every codec .wasm file, so all of them are copied beside it', () => {
     expect(filesNamedIn(bundled('workflow/process-image').text, wasmAssetFiles())).toEqual(wasmAssetFiles());
+  });
+});
+
+describe('the API reference bundle (api-docs)', () => {
+  it('loads the request schemas only: no provider run code, AWS SDK, middy, Supabase or store', () => {
+    expect(contains('api/api-docs', PROVIDER_RUN_CODE)).toEqual([]);
+    expect(contains('api/api-docs', /node_modules\/(@middy|@aws-sdk|@smithy|@supabase)\//)).toEqual([]);
+    // From auth/ only the registration body's schema, the one the handler validates with.
+    expect(
+      contains(
+        'api/api-docs',
+        /functions\/core\/(http|auth\/(?!register-request\.ts)|storage\/|store\/|tasks\/(?!task\.ts))/,
+      ),
+    ).toEqual([]);
+    expect(contains('api/api-docs', /functions\/core\/operations\/request-catalogue\.ts$/)).toHaveLength(1);
+    expect(contains('api/api-docs', /functions\/core\/auth\/register-request\.ts$/)).toHaveLength(1);
+  });
+
+  it('names every file of the viewer, so the stack copies them beside it, and carries none of them', () => {
+    expect(filesNamedIn(bundled('api/api-docs').text, docsAssetFiles())).toEqual(docsAssetFiles());
+    expect(contains('api/api-docs', /node_modules\/swagger-ui-dist\//)).toEqual([]);
   });
 });

@@ -43,13 +43,24 @@ const EXPECTED: Record<string, Expected> = {
   'api/register-api-key': { table: ['PutItem', 'UpdateItem'] },
   'api/health': { table: [] },
   'api/not-found': { table: [] },
+  // findTaskLink and noteCallback's read of the task (Get), claimDelivery (Put), noteCallback /
+  // releaseDelivery (Update); resumes the execution's token wait.
+  'api/provider-webhook': {
+    table: ['GetItem', 'PutItem', 'UpdateItem'],
+    states: ['states:SendTaskSuccess'],
+  },
+  // recordCallbackToken (Update); resumes its own wait when the webhook came first.
+  'workflow/await-provider-callback': { table: ['UpdateItem'], states: ['states:SendTaskSuccess'] },
+  // Builds the document from the request schemas and serves files: no table, no state machine.
+  'api/api-docs': { table: [] },
   // markProcessing (Update), then get (Get) for the rows.
   'workflow/mark-task-processing': { table: ['GetItem', 'UpdateItem'] },
   // Inputs, provider and Storage only: the task travels in the execution input.
   'workflow/run-provider': { table: [] },
   'workflow/process-image': { table: [] },
-  // get (Get) to resume, markProviderCreateStarted / setProviderJob / clearProviderCreateStarted (Update).
-  'workflow/submit-provider-job': { table: ['GetItem', 'UpdateItem'] },
+  // get (Get) to resume, markProviderCreateStarted / setProviderJob / clearProviderCreateStarted
+  // (Update), the job's webhook lookup item putTaskLink (Put).
+  'workflow/submit-provider-job': { table: ['GetItem', 'PutItem', 'UpdateItem'] },
   // updateProgress (Update).
   'workflow/poll-provider-job': { table: ['UpdateItem'] },
   'workflow/complete-task': { table: ['UpdateItem'] },

@@ -58,6 +58,12 @@ const EXPECTED: Record<string, { environment: string[]; secrets: string[] }> = {
   },
   'api/health': { environment: [], secrets: [] },
   'api/not-found': { environment: [], secrets: [] },
+  'api/provider-webhook': {
+    environment: ['TABLE_NAME', 'TRIPO_WEBHOOK_SECRET_SECRET_ARN'],
+    secrets: ['TRIPO_WEBHOOK_SECRET'],
+  },
+  'workflow/await-provider-callback': { environment: ['TABLE_NAME'], secrets: [] },
+  'api/api-docs': { environment: [], secrets: [] },
   'workflow/mark-task-processing': {
     environment: ['TABLE_NAME', ...SUPABASE],
     secrets: ['SUPABASE_SERVICE_KEY'],
@@ -71,8 +77,14 @@ const EXPECTED: Record<string, { environment: string[]; secrets: string[] }> = {
     secrets: ['SUPABASE_SERVICE_KEY'],
   },
   'workflow/submit-provider-job': {
-    environment: ['TABLE_NAME', ...SUPABASE, ...PROVIDER],
-    secrets: [...PROVIDER_KEYS, 'SUPABASE_SERVICE_KEY'],
+    environment: [
+      'TABLE_NAME',
+      ...SUPABASE,
+      ...PROVIDER,
+      'WEBHOOK_BASE_URL',
+      'TRIPO_WEBHOOK_SECRET_SECRET_ARN',
+    ],
+    secrets: [...PROVIDER_KEYS, 'SUPABASE_SERVICE_KEY', 'TRIPO_WEBHOOK_SECRET'],
   },
   'workflow/poll-provider-job': {
     environment: ['TABLE_NAME', ...SUPABASE, ...PROVIDER],
@@ -260,7 +272,9 @@ describe('Lambda functions', () => {
   it('gives no workflow function a longer timeout than its Task state', () => {
     for (const state of Object.values(definition.States)) {
       if (state.Type !== 'Task') continue;
-      const placeholder = /^\$\{(\w+)\}$/.exec(state.Resource ?? '')?.[1] ?? '';
+      // A waitForTaskToken Task names its function in Parameters.FunctionName.
+      const named = (state as { Parameters?: { FunctionName?: string } }).Parameters?.FunctionName;
+      const placeholder = /^\$\{(\w+)\}$/.exec(named ?? state.Resource ?? '')?.[1] ?? '';
       const name = WORKFLOW_FUNCTIONS[placeholder as keyof typeof WORKFLOW_FUNCTIONS];
       const timeout = Number(dev.functionProperties(`workflow/${name}`).Timeout);
       expect(timeout, placeholder).toBeLessThanOrEqual(state.TimeoutSeconds ?? Number.POSITIVE_INFINITY);
@@ -272,7 +286,7 @@ describe('secrets', () => {
   it('creates one Secrets Manager secret per secret name, per stage', () => {
     const names = dev.ofType('AWS::SecretsManager::Secret').map(([, secret]) => secret.Properties.Name);
     expect(names.sort()).toEqual(
-      [...PROVIDER_KEYS, 'REGISTRATION_SECRET', 'SUPABASE_SERVICE_KEY']
+      [...PROVIDER_KEYS, 'REGISTRATION_SECRET', 'SUPABASE_SERVICE_KEY', 'TRIPO_WEBHOOK_SECRET']
         .map((name) => `makeit3d-bff/dev/${name}`)
         .sort(),
     );

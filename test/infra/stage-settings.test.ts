@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
+import { API_ROUTES } from '../../functions/api/routes.ts';
 import { REPO_ROOT } from '../../infra/constructs/bff-function.ts';
 import {
   DEFAULT_THROTTLE,
@@ -94,6 +95,22 @@ describe('log level', () => {
   });
 });
 
+describe('API key cache', () => {
+  it('is 0 to 60 seconds, and reaches exactly the functions that accept API keys', () => {
+    expect(withProject({}).apiKeyCacheSeconds).toBeUndefined();
+    expect(withProject({ apiKeyCacheSeconds: '30' }).apiKeyCacheSeconds).toBe(30);
+    expect(() => withProject({ apiKeyCacheSeconds: 61 })).toThrow(
+      /Invalid context apiKeyCacheSeconds=61: expected 0 to 60 seconds/,
+    );
+    expect(() => withProject({ apiKeyCacheSeconds: 1.5 })).toThrow(/expected a whole number/);
+    const stack = new SynthesizedStack({ stage: 'qa', supabaseUrl: SUPABASE_URL, apiKeyCacheSeconds: 20 });
+    for (const source of ['api/get-task-status', 'api/submit-generation']) {
+      expect(stack.environment(source).API_KEY_CACHE_SECONDS, source).toBe('20');
+    }
+    expect(stack.environment('workflow/run-provider').API_KEY_CACHE_SECONDS).toBeUndefined();
+  });
+});
+
 describe('throttling', () => {
   it('limits generation (paid work) below status polling by default', () => {
     const { throttle } = withProject({});
@@ -145,7 +162,7 @@ describe('throttling', () => {
       .ofType('AWS::ApiGatewayV2::Route')
       .filter(([, route]) => route.Properties.RouteKey !== '$default')
       .map(([id]) => id);
-    expect(routeIds).toHaveLength(6);
+    expect(routeIds).toHaveLength(API_ROUTES.length);
     expect(stage?.DependsOn).toEqual(expect.arrayContaining(routeIds));
   });
 });

@@ -5,14 +5,14 @@ import { getConfig } from '../config.ts';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { dynamoClient, fromItem, tableName, toItem } from '../store/dynamo.ts';
+import { TENANT_TYPES, type TenantType } from './register-request.ts';
+
+export { TENANT_TYPES, type TenantType } from './register-request.ts';
 
 /**
  * API keys and tenants (docs/api.md, Authentication and tenants). Only the SHA-256 of a key is stored; the plain key exists
  * once, in the registration response.
  */
-
-export const TENANT_TYPES = ['shopify', 'supabase_app', 'custom', 'development'] as const;
-export type TenantType = (typeof TENANT_TYPES)[number];
 
 export const TEST_API_KEY = 'makeit3d_test_sk_dev_001';
 export const TEST_TENANT = { tenant_id: 'development_tenant', tenant_type: 'development' as const };
@@ -44,6 +44,62 @@ export function generateApiKey(tenantType: TenantType, nonProduction: boolean): 
   return `makeit3d_${environment}_sk_${tenantType}_${randomBytes(24).toString('base64url')}`;
 }
 
+/**
+ * How long this process may answer from memory for a key it found active: API_KEY_CACHE_SECONDS,
+ * a whole number from 0 to 60, default 0. At 0 every request reads the key's item, so a revoked
+ * key is refused from the next request on (docs/api.md, Authentication and tenants). Above 0 a
+ * warm function (or the local host) skips that read for a key it accepted less than that many
+ * seconds ago, so a revocation takes up to that long to reach it (README, Security). Unknown,
+ * inactive and refused keys are never remembered: a key registered or re-activated works at once.
+ */
+export const API_KEY_CACHE_VARIABLE = 'API_KEY_CACHE_SECONDS';
+const MAX_API_KEY_CACHE_SECONDS = 60;
+/** Keys remembered at most; the oldest is forgotten first. */
+const MAX_CACHED_KEYS = 1000;
+
+let cacheSetting: { raw: string | undefined; seconds: number } | undefined;
+
+function apiKeyCacheSeconds(): number {
+  const raw = process.env[API_KEY_CACHE_VARIABLE];
+  if (cacheSetting && cacheSetting.raw === raw) return cacheSetting.seconds;
+  const text = raw?.trim() ?? '';
+  const seconds = text === '' ? 0 : Number(text);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_API_KEY_CACHE_SECONDS) {
+    throw new Error(
+      `Invalid configuration: ${API_KEY_CACHE_VARIABLE} must be a whole number of seconds from 0 to ${MAX_API_KEY_CACHE_SECONDS}`,
+    );
+  }
+  cacheSetting = { raw, seconds };
+  return seconds;
+}
+
+/** Accepted keys by SHA-256, with when (performance.now() ms) the acceptance stops counting. */
+const acceptedKeys = new Map<string, { tenant: Tenant; until: number }>();
+/** The client the remembered keys were read with: another client (a new local table) forgets them. */
+let acceptedWith: unknown;
+
+function rememberedTenant(hash: string, client: unknown, now: number): Tenant | undefined {
+  if (acceptedWith !== client) {
+    acceptedKeys.clear();
+    acceptedWith = client;
+  }
+  const entry = acceptedKeys.get(hash);
+  if (!entry) return undefined;
+  // A copy: a request's tenant is its own.
+  if (entry.until > now) return { ...entry.tenant };
+  acceptedKeys.delete(hash);
+  return undefined;
+}
+
+function remember(hash: string, tenant: Tenant, until: number): void {
+  acceptedKeys.delete(hash);
+  if (acceptedKeys.size >= MAX_CACHED_KEYS) {
+    const oldest = acceptedKeys.keys().next().value;
+    if (oldest !== undefined) acceptedKeys.delete(oldest);
+  }
+  acceptedKeys.set(hash, { tenant, until });
+}
+
 /** The tenant of a presented key. 401 for unknown/inactive keys; 503 when the store fails. */
 export async function authenticate(apiKey: string | undefined): Promise<Tenant> {
   if (apiKey === undefined || apiKey.trim() === '') throw new UnauthorizedError('Missing API key');
@@ -52,11 +108,16 @@ export async function authenticate(apiKey: string | undefined): Promise<Tenant> 
   if (key === TEST_API_KEY && !config.testKeyEnabled) {
     throw new UnauthorizedError('Invalid or inactive API key');
   }
+  const hash = hashApiKey(key);
+  const cacheSeconds = apiKeyCacheSeconds();
   let item: Record<string, unknown> | undefined;
   try {
-    const result = await dynamoClient().send(
-      new GetItemCommand({ TableName: tableName(), Key: apiKeyKey(hashApiKey(key)) }),
-    );
+    const client = dynamoClient();
+    if (cacheSeconds > 0) {
+      const tenant = rememberedTenant(hash, client, performance.now());
+      if (tenant) return tenant;
+    }
+    const result = await client.send(new GetItemCommand({ TableName: tableName(), Key: apiKeyKey(hash) }));
     item = result.Item ? fromItem(result.Item) : undefined;
   } catch (error) {
     logger.error('API key store unavailable', { error_name: (error as Error).name });
@@ -64,7 +125,9 @@ export async function authenticate(apiKey: string | undefined): Promise<Tenant> 
   }
   const record = item ? ApiKeyRecordSchema.safeParse(item) : undefined;
   if (!record?.success || !record.data.active) throw new UnauthorizedError('Invalid or inactive API key');
-  return { tenant_id: record.data.tenant_id, tenant_type: record.data.tenant_type };
+  const tenant: Tenant = { tenant_id: record.data.tenant_id, tenant_type: record.data.tenant_type };
+  if (cacheSeconds > 0) remember(hash, tenant, performance.now() + cacheSeconds * 1000);
+  return tenant;
 }
 
 export interface RegisterRequest {

@@ -19,6 +19,11 @@ export interface ProviderRunContext {
    * before the job id was recorded does not create a second job (workflow/async-jobs.ts `submitProviderJob`).
    */
   guardCreate?: <T>(create: () => Promise<T>) => Promise<T>;
+  /**
+   * Where a provider that takes a callback URL per request (BFL) should call when the job ends,
+   * and the secret it signs with (docs/api.md, Webhooks); absent, the job is only polled.
+   */
+  webhook?: { url: string; secret: string };
 }
 
 export interface SyncRunResult {

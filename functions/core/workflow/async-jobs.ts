@@ -3,10 +3,13 @@ import {
   ProviderOutcomeUnknownError,
   ProviderUnavailableError,
 } from '../errors.ts';
+import { logger } from '../logger.ts';
 import { asyncCatalogue } from '../operations/async-catalogue.ts';
 import { fetchInputs } from '../storage/input-fetcher.ts';
 import type { TaskRef } from '../tasks/task.ts';
 import { taskRepository } from '../tasks/task-repository.ts';
+import { type CallbackSetup, callbackSetup } from '../webhooks/callback-setup.ts';
+import { callbackTimeout } from './callback-wait.ts';
 import { DEFAULT_POLL_PACING, firstPollWait, nextPollWait } from './poll-schedule.ts';
 import type { ProviderJob } from './step-io.ts';
 import { providerCall, storeFiles } from './store-results.ts';
@@ -31,11 +34,12 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
   const pacing = entry.polling ?? DEFAULT_POLL_PACING;
   const current = await taskRepository.get(task.tenant_id, task.job_id);
   if (current?.ai_service_task_id && current.provider_state) {
+    // The job has been running for an unknown time already: look soon, by polling (a webhook
+    // for it may have come and gone while this step was not running).
     return {
       status: 'pending',
       provider_job_id: current.ai_service_task_id,
       state: current.provider_state,
-      // The job has been running for an unknown time already: look soon.
       wait_seconds: pacing.minWaitSeconds,
       deadline,
       started_at: new Date(startedAt).toISOString(),
@@ -50,13 +54,18 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
     );
   }
   const inputs = await fetchInputs(task.params, entry.inputFields);
+  const callbacks: CallbackSetup | undefined = await callbackSetup(task);
   const submitted = await providerCall(task, 'submit', () =>
     entry.submit(task.params, inputs, {
       tenantId: task.tenant_id,
       guardCreate: (create) => guardedCreate(task, create),
+      ...(callbacks?.webhook ? { webhook: callbacks.webhook } : {}),
     }),
   );
   await taskRepository.setProviderJob(task.tenant_id, task.job_id, submitted.providerJobId, submitted.state);
+  // Written after the job id, before any wait: a webhook that comes sooner finds the task
+  // through it (or, for BFL, its URL token) and notes its arrival for the wait to see.
+  const linked = callbacks ? await callbacks.link(submitted.providerJobId) : false;
   return {
     status: 'pending',
     provider_job_id: submitted.providerJobId,
@@ -65,6 +74,15 @@ export async function submitProviderJob(task: TaskRef): Promise<ProviderJob> {
     deadline,
     started_at: new Date(startedAt).toISOString(),
     sent: submitted.sent,
+    ...(linked
+      ? {
+          callback_timeout_seconds: callbackTimeout(pacing, {
+            elapsedSeconds: (Date.now() - startedAt) / 1000,
+            secondsToDeadline: (Date.parse(deadline) - Date.now()) / 1000,
+          }),
+          callback_phase: 'first' as const,
+        }
+      : {}),
   };
 }
 
@@ -97,6 +115,15 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
   const entry = asyncCatalogue.entry(task.operation, task.provider);
   if (entry.mode !== 'async')
     throw new Error(`${task.operation}/${task.provider} is not an asynchronous operation`);
+  const via = resumedBy(job);
+  if (via) {
+    logger.info(
+      via === 'webhook'
+        ? 'Provider job resumed by webhook: polling its status'
+        : 'No provider webhook within the expected time: polling',
+      { resumed_by: via },
+    );
+  }
   const outcome = await providerCall(task, 'poll', () => entry.poll(job.state, { tenantId: task.tenant_id }));
   if (outcome.status === 'done') {
     // Provider result URLs expire in minutes: store the files now. Should Storage stay down, the
@@ -106,7 +133,8 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
       outcome.files,
       (summary, cause) => new ProviderUnavailableError(`${summary}; retrying may help`, { cause }),
     );
-    return { ...job, status: 'done', result: { assets, sent: { ...job.sent, ...outcome.sent } } };
+    const { resumed_by: _resumedBy, ...rest } = job;
+    return { ...rest, status: 'done', result: { assets, sent: { ...job.sent, ...outcome.sent } } };
   }
   if (Date.now() > Date.parse(job.deadline)) {
     const minutes = Math.round((entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) / 60);
@@ -122,12 +150,44 @@ export async function pollProviderJob(task: TaskRef, job: ProviderJob): Promise<
   const startedAt = job.started_at
     ? Date.parse(job.started_at)
     : Date.parse(job.deadline) - (entry.deadlineSeconds ?? ASYNC_JOB_DEADLINE_SECONDS) * 1000;
-  const wait = nextPollWait(entry.polling ?? DEFAULT_POLL_PACING, {
+  const pacing = entry.polling ?? DEFAULT_POLL_PACING;
+  const moment = {
     elapsedSeconds: (now - startedAt) / 1000,
     secondsToDeadline: (Date.parse(job.deadline) - now) / 1000,
     progress: outcome.progress,
+  };
+  const wait = nextPollWait(pacing, {
+    ...moment,
     providerWaitSeconds: outcome.waitSeconds,
     previousWaitSeconds: job.wait_seconds,
   });
-  return { ...job, status: 'pending', wait_seconds: wait };
+  const { resumed_by: _resumedBy, callback_timeout_seconds: previousTimeout, callback_phase, ...rest } = job;
+  if (previousTimeout === undefined) return { ...rest, status: 'pending', wait_seconds: wait };
+  // A job the provider calls back for keeps waiting on a token, so a late webhook still ends the
+  // wait at once. When the first wait timed out, progress gives the remaining time once; a
+  // webhook expected by then and not come (or a callback while the job still runs, or a wait
+  // that failed) means the waits follow the polling cadence from then on.
+  const informed =
+    callback_phase === 'first' &&
+    via === 'timeout' &&
+    outcome.progress !== undefined &&
+    outcome.progress > 0 &&
+    outcome.progress < 100;
+  return {
+    ...rest,
+    status: 'pending',
+    wait_seconds: wait,
+    callback_timeout_seconds: informed
+      ? callbackTimeout(pacing, { ...moment, previousTimeoutSeconds: previousTimeout })
+      : Math.max(1, wait),
+    callback_phase: informed ? 'informed' : 'polling',
+  };
+}
+
+/** How the last callback wait ended, for the log: `webhook`, `timeout`, or undefined (a Wait state). */
+export function resumedBy(job: ProviderJob): 'webhook' | 'timeout' | undefined {
+  const note = job.resumed_by as { via?: unknown; Error?: unknown } | undefined;
+  if (!note || typeof note !== 'object') return undefined;
+  if (note.Error === 'States.Timeout') return 'timeout';
+  return note.via === 'webhook' ? 'webhook' : undefined;
 }

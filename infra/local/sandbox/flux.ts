@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import {
   type DecodedInput,
   decodeInput,
@@ -53,7 +54,75 @@ export const fluxSandboxSettings = {
   pendingPolls: 2,
   /** Multiplies each side of the ~1 MP output (tests use e.g. 0.25); keeps the aspect. */
   outputScale: 1,
+  /** A task created with `webhook_url` ends this long after creation and calls it back. */
+  webhookAfterMs: 1000,
+  /** False drops every webhook (a test of the polling fallback); a reset sets it back. */
+  deliverWebhooks: true,
 };
+
+/**
+ * Webhooks: a create with `webhook_url` (and optionally `webhook_secret`) makes the task end on
+ * its own after `webhookAfterMs` (or at `flushFluxWebhooks()`), and BFL POSTs to that URL. Body
+ * and signature follow BFL's "webhook-integration" agent-skill page (found by the search index
+ * without its repository; not confirmed against docs.bfl.ai, checked 2026-12): `{id, status,
+ * result?, error?, timestamp}`, and with a secret `X-BFL-Signature: sha256=<hex HMAC-SHA256 of the
+ * raw body>`; non-2xx answers are retried after 1, 5 and 30 s (twice here, quickly).
+ */
+export interface FluxWebhookDelivery {
+  taskId: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  status: number;
+}
+const webhookTimers = new Map<string, NodeJS.Timeout>();
+const webhookDeliveries: FluxWebhookDelivery[] = [];
+
+/** Every webhook sent since the last reset, oldest first. */
+export function fluxWebhookDeliveries(): readonly FluxWebhookDelivery[] {
+  return [...webhookDeliveries];
+}
+
+/** Ends every task waiting to call back now and sends its webhook. */
+export async function flushFluxWebhooks(): Promise<void> {
+  const due = [...webhookTimers.keys()];
+  await Promise.all(due.map((id) => sendFluxWebhook(id)));
+}
+
+async function sendFluxWebhook(id: string): Promise<void> {
+  clearTimeout(webhookTimers.get(id));
+  if (!webhookTimers.delete(id)) return;
+  const task = tasks.get(id);
+  if (!task?.webhook) return;
+  // The task has ended: the next poll reports its outcome.
+  task.pendingPolls = Math.min(task.pendingPolls, task.polls);
+  if (!fluxSandboxSettings.deliverWebhooks) return;
+  const body = JSON.stringify({
+    id: task.id,
+    status: task.outcome,
+    ...(task.outcome === 'Ready' ? { result: { seed: task.seed, prompt: task.prompt } } : {}),
+    ...(task.outcome !== 'Ready' ? { error: task.outcome, message: task.errorDetails ?? task.outcome } : {}),
+    timestamp: new Date().toISOString(),
+  });
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (task.webhook.secret) {
+    headers['x-bfl-signature'] =
+      `sha256=${createHmac('sha256', task.webhook.secret).update(body).digest('hex')}`;
+  }
+  const record: FluxWebhookDelivery = { taskId: id, url: task.webhook.url, headers, body, status: 0 };
+  webhookDeliveries.push(record);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const answer = await fetch(task.webhook.url, { method: 'POST', headers, body });
+      record.status = answer.status;
+      await answer.arrayBuffer().catch(() => undefined);
+      if (answer.ok) return;
+    } catch {
+      record.status = 0;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+  }
+}
 
 export function setFluxPendingPolls(polls: number): void {
   fluxSandboxSettings.pendingPolls = Math.max(0, Math.floor(polls));
@@ -61,6 +130,10 @@ export function setFluxPendingPolls(polls: number): void {
 
 /** Forgets every task and queued outcome (tests call it between cases). */
 export function resetFluxSandbox(): void {
+  for (const timer of webhookTimers.values()) clearTimeout(timer);
+  webhookTimers.clear();
+  webhookDeliveries.length = 0;
+  fluxSandboxSettings.deliverWebhooks = true;
   tasks.clear();
   queuedOutcomes.length = 0;
 }
@@ -99,6 +172,8 @@ interface Task {
   image?: Buffer;
   /** A scripted fault on downloads of the sample (`outcome: "result:…"`). */
   resultFault?: ResultFault | undefined;
+  /** `webhook_url` and `webhook_secret` of the create. */
+  webhook?: { url: string; secret?: string | undefined };
 }
 
 const tasks = new Map<string, Task>();
@@ -360,7 +435,7 @@ async function create(
       });
     }
   }
-  checkString(fields, 'webhook_secret', issues);
+  const webhookSecret = checkString(fields, 'webhook_secret', issues);
 
   const inputs: DecodedInput[] = [];
   for (const name of ['input_image', 'input_image_2', 'input_image_3', 'input_image_4']) {
@@ -411,6 +486,12 @@ async function create(
   if (queued?.details !== undefined) task.errorDetails = queued.details;
   if (queued?.resultFault !== undefined) task.resultFault = queued.resultFault;
   tasks.set(id, task);
+  if (webhook !== undefined) {
+    task.webhook = { url: webhook, secret: webhookSecret };
+    const timer = setTimeout(() => void sendFluxWebhook(id), fluxSandboxSettings.webhookAfterMs);
+    timer.unref();
+    webhookTimers.set(id, timer);
+  }
 
   const megapixels = (pixels: number): number => Math.round((pixels / 1_000_000) * 100) / 100;
   return jsonResponse(200, {

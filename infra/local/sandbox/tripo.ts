@@ -138,6 +138,13 @@
  *   `status:<documented or legacy status>` (same as that outcome). Any other value ends the task
  *   `failed` with error_code 1000 and a message naming the value.
  *
+ * Webhooks (./tripo/webhooks.ts): with `tripoWebhookSettings.target` set (Tripo's console
+ * setting: URL and `whsec_…` secret; the local stack points it at its own `/webhooks/tripo`), a
+ * task that reaches a terminal state is announced by a signed POST (`task.completed` /
+ * `task.failed`), and tasks follow a short real-time clock so they end without polls.
+ * `flushTripoWebhooks()` sends what is due on the simulator clock now (tests that move it),
+ * `tripoWebhookDeliveries()` lists what was sent, `tripoWebhookSettings.deliver = false` drops them.
+ *
  * `tripoCalls()` lists every call answered since the last reset (method, path, endpoint template,
  * status), and `tripoEndpointOf` / `tripoEndpoints` name the endpoint of recorded requests, so tests
  * and the local stack can see which Tripo paths were called.
@@ -153,3 +160,10 @@ export {
   tripoCalls,
   tripoSandboxSettings,
 } from './tripo/state.ts';
+export {
+  flushTripoWebhooks,
+  nextTripoWebhookAt,
+  type TripoWebhookDelivery,
+  tripoWebhookDeliveries,
+  tripoWebhookSettings,
+} from './tripo/webhooks.ts';

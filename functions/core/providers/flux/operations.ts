@@ -91,7 +91,13 @@ async function submit(
   const send = () =>
     bflRequest(`${connection.baseUrl}/v1/${request.model}`, connection, {
       method: 'POST',
-      body: submitBody(request, input),
+      body: {
+        ...submitBody(request, input),
+        // BFL calls this URL when the job ends (docs/providers/flux.md, Webhooks); polling stays valid.
+        ...(context.webhook
+          ? { webhook_url: context.webhook.url, webhook_secret: context.webhook.secret }
+          : {}),
+      },
       signal: context.signal,
       creates: true,
     });

@@ -94,3 +94,20 @@ export const tripoTexturePolling = {
   minWaitSeconds: 2,
   maxWaitSeconds: 60,
 } as const satisfies PollPacing;
+
+/**
+ * Tripo's webhooks (docs/providers/tripo.md, Webhooks): the URL is registered in Tripo's
+ * developer console (one per account, no API), and every delivery is signed with the `whsec_…`
+ * secret shown there, which the BFF reads as TRIPO_WEBHOOK_SECRET (a Secrets Manager secret on
+ * AWS; several values separated by whitespace while one is rotated). Header names, events and the
+ * signature scheme are from tryAGI/Tripo (README.md and src/libs/Tripo/Extensions/
+ * TripoWebhookSignature.cs, https://github.com/tryAGI/Tripo), checked 2026-12.
+ */
+export const tripoWebhook = {
+  secretEnv: 'TRIPO_WEBHOOK_SECRET',
+  signatureHeader: 'tripo-webhook-signature',
+  deliveryHeader: 'tripo-webhook-delivery',
+  eventHeader: 'tripo-webhook-event',
+  /** Events that end a task; any other (e.g. `balance.low`) is acknowledged and ignored. */
+  taskEvents: ['task.completed', 'task.failed'],
+} as const;

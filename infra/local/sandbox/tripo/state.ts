@@ -1,5 +1,6 @@
 import type { DecodedInput } from '../image-input.ts';
 import type { ResultFault } from '../result-faults.ts';
+import { resetTripoWebhooks } from './webhooks.ts';
 
 /**
  * The Tripo v3 simulator's state: settings tests can change, the tasks, uploads, issued result
@@ -222,6 +223,7 @@ export function tripoCalls(): readonly TripoCall[] {
 
 /** Forgets every task, upload, issued URL, account, queued outcome and logged call, and restores the defaults. */
 export function resetTripoSandbox(): void {
+  resetTripoWebhooks();
   tasks.clear();
   uploads.clear();
   issuedFiles.clear();

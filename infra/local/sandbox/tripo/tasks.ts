@@ -20,6 +20,7 @@ import {
   tripoSandboxSettings,
   URL_TTL_MS,
 } from './state.ts';
+import { watchTask, webhookClock } from './webhooks.ts';
 
 /**
  * Task creation, progression and queries. Sources, checked 2026-12-02:
@@ -76,7 +77,8 @@ export function createTask(draft: TaskDraft, key: string): Record<string, unknow
     queuedPolls: tripoSandboxSettings.queuedPolls,
     runningPolls: tripoSandboxSettings.runningPolls,
     polls: 0,
-    clock: tripoSandboxSettings.clockTimeline,
+    // With webhooks on, a task must end without polls: it follows a clock.
+    clock: tripoSandboxSettings.clockTimeline ?? webhookClock(),
     outcome:
       effect?.kind === 'outcome' ? effect.outcome : { status: 'success', when: 'after-run', terminal: true },
     input: draft.input,
@@ -87,6 +89,8 @@ export function createTask(draft: TaskDraft, key: string): Record<string, unknow
     finished: false,
     resultFault,
   });
+  const created = tasks.get(id);
+  if (created) watchTask(created);
   return { task_id: id, type: draft.type, status: 'queued' };
 }
 
