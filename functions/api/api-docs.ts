@@ -1,7 +1,6 @@
 import { gzipSync } from 'node:zlib';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { NotFoundError } from '../core/errors.ts';
-import { describeError, invocationLogger, logger } from '../core/logger.ts';
 import {
   DOCS_ASSETS,
   DOCS_CONTENT_SECURITY_POLICY,
@@ -11,13 +10,7 @@ import {
   readDocsAsset,
 } from '../core/openapi/docs-page.ts';
 import { buildOpenApiDocument } from '../core/openapi/document.ts';
-import {
-  checkBodySize,
-  clientErrorResponse,
-  json,
-  type LambdaResult,
-  requestIdOf,
-} from '../core/plain-http.ts';
+import { checkBodySize, type LambdaResult, plainHandler } from '../core/plain-http.ts';
 
 /**
  * GET /openapi.json, GET /docs and GET /docs/{asset} (docs/api.md, OpenAPI and /docs): the
@@ -146,21 +139,4 @@ function route(event: APIGatewayProxyEventV2, headers: Record<string, string>): 
   });
 }
 
-export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<LambdaResult> {
-  const requestId = requestIdOf(event);
-  const log = invocationLogger(context, { request_id: requestId, route: event.routeKey });
-  return log.run(async () => {
-    const headers = { 'x-request-id': requestId };
-    try {
-      return route(event, headers);
-    } catch (error) {
-      const clientError = clientErrorResponse(error, headers);
-      if (clientError) return clientError;
-      logger.error('Unhandled error', {
-        ...describeError(error),
-        stack: error instanceof Error ? error.stack : undefined,
-      });
-      return json(500, { detail: 'Internal server error' }, headers);
-    }
-  });
-}
+export const handler = plainHandler((event, headers) => route(event, headers));

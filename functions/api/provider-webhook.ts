@@ -1,38 +1,23 @@
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { describeError, invocationLogger, logger } from '../core/logger.ts';
-import { json, type LambdaResult, MAX_BODY_BYTES, requestIdOf } from '../core/plain-http.ts';
+import { json, MAX_BODY_BYTES, plainHandler } from '../core/plain-http.ts';
 import { handleBflWebhook, handleTripoWebhook } from '../core/webhooks/provider-webhooks.ts';
 
 /**
  * POST /webhooks/tripo and POST /webhooks/bfl/{token}: providers' job-finished callbacks (no API
  * key: docs/api.md, Webhooks). Each is verified, then wakes the task's execution, which polls.
  */
-export async function handler(event: APIGatewayProxyEventV2, context: Context): Promise<LambdaResult> {
-  const requestId = requestIdOf(event);
-  const log = invocationLogger(context, { request_id: requestId, route: event.routeKey });
-  return log.run(async () => {
-    const headers = { 'x-request-id': requestId };
-    try {
-      const raw =
-        event.body === undefined
-          ? Buffer.alloc(0)
-          : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-      if (raw.length > MAX_BODY_BYTES)
-        return json(413, { detail: 'Request body must not exceed 1 MiB' }, headers);
-      const lowered: Record<string, string | undefined> = {};
-      for (const [name, value] of Object.entries(event.headers ?? {})) lowered[name.toLowerCase()] = value;
-      const token = event.pathParameters?.token;
-      const answer =
-        token !== undefined
-          ? await handleBflWebhook(token, raw, lowered)
-          : await handleTripoWebhook(raw, lowered);
-      return json(answer.statusCode, answer.body, headers);
-    } catch (error) {
-      logger.error('Unhandled error', {
-        ...describeError(error),
-        stack: error instanceof Error ? error.stack : undefined,
-      });
-      return json(500, { detail: 'Internal server error' }, headers);
-    }
-  });
-}
+export const handler = plainHandler(async (event, headers) => {
+  const raw =
+    event.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (raw.length > MAX_BODY_BYTES)
+    return json(413, { detail: 'Request body must not exceed 1 MiB' }, headers);
+  const lowered: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) lowered[name.toLowerCase()] = value;
+  const token = event.pathParameters?.token;
+  const answer =
+    token !== undefined
+      ? await handleBflWebhook(token, raw, lowered)
+      : await handleTripoWebhook(raw, lowered);
+  return json(answer.statusCode, answer.body, headers);
+});

@@ -50,38 +50,54 @@ export function clientErrorResponse(
 }
 
 /**
- * A handler for a route that reads nothing but the method and path: the same answers and log
- * lines as http.ts `apiHandler` (JSON, `x-request-id`, 413 for an oversized body, errors below
- * 500 as `{"detail": …}`, anything else 500 without its message and logged) with nothing else
- * loaded.
+ * The frame of a handler that loads nothing heavy (no middy, zod or store): the invocation's
+ * logger and request id, and the same error answers as http.ts `apiHandler` (errors below 500 as
+ * `{"detail": …}`, anything else 500 without its message and logged). `answer` gets the headers
+ * every answer carries (`x-request-id`).
  */
-export function plainApiHandler(
-  fn: (event: APIGatewayProxyEventV2) => { statusCode: number; body: unknown },
+export function plainHandler(
+  answer: (
+    event: APIGatewayProxyEventV2,
+    headers: Record<string, string>,
+  ) => LambdaResult | Promise<LambdaResult>,
 ): (event: APIGatewayProxyEventV2, context: Context) => Promise<LambdaResult> {
-  const answer = (event: APIGatewayProxyEventV2, headers: Record<string, string>): LambdaResult => {
-    try {
-      checkBodySize(event);
-      const result = fn(event);
-      return json(result.statusCode, result.body, headers);
-    } catch (error) {
-      const clientError = clientErrorResponse(error, headers);
-      if (clientError) return clientError;
-      // Inside the invocation's `run`: the module's logger writes with its keys.
-      logger.error('Unhandled error', {
-        ...describeError(error),
-        stack: error instanceof Error ? error.stack : undefined,
-      });
-      return json(500, { detail: 'Internal server error' }, headers);
-    }
-  };
   return (event, context) => {
     const requestId = requestIdOf(event);
     const log = invocationLogger(context, { request_id: requestId, route: event.routeKey });
     const started = Date.now();
     return log.run(async () => {
-      const response = answer(event, { 'x-request-id': requestId });
+      const headers = { 'x-request-id': requestId };
+      let response: LambdaResult;
+      try {
+        response = await answer(event, headers);
+      } catch (error) {
+        response = clientErrorResponse(error, headers) ?? serverErrorResponse(error, headers);
+      }
       log.debug('Request answered', { status: response.statusCode, duration_ms: Date.now() - started });
       return response;
     });
   };
+}
+
+/** A fault of ours: logged (inside the invocation's `run`, so with its keys), answered without its message. */
+function serverErrorResponse(error: unknown, headers: Record<string, string>): LambdaResult {
+  logger.error('Unhandled error', {
+    ...describeError(error),
+    stack: error instanceof Error ? error.stack : undefined,
+  });
+  return json(500, { detail: 'Internal server error' }, headers);
+}
+
+/**
+ * A handler for a route that reads nothing but the method and path: JSON answers in
+ * `plainHandler`'s frame, and 413 for an oversized body.
+ */
+export function plainApiHandler(
+  fn: (event: APIGatewayProxyEventV2) => { statusCode: number; body: unknown },
+): (event: APIGatewayProxyEventV2, context: Context) => Promise<LambdaResult> {
+  return plainHandler((event, headers) => {
+    checkBodySize(event);
+    const result = fn(event);
+    return json(result.statusCode, result.body, headers);
+  });
 }
