@@ -564,6 +564,11 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
       },
     };
   }
+  const usedTags = new Set(
+    Object.values(paths).flatMap((item) =>
+      Object.values(item as Record<string, { tags?: string[] }>).flatMap((operation) => operation.tags ?? []),
+    ),
+  );
   return {
     openapi: '3.1.1',
     info: {
@@ -576,6 +581,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
       ].join('\n\n'),
     },
     servers: [{ url: options.serverUrl ?? '/', description: 'This API' }],
+    // Only the tags some route carries ('Other' is for routes described nowhere above).
     tags: [
       { name: 'Generation', description: 'Submit a task (docs/api.md, Generation requests).' },
       { name: 'Generation (earlier path)', description: 'The same operations on `/generate/{operation}`.' },
@@ -585,7 +591,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
       { name: 'Documentation', description: 'This document and its page.' },
       { name: 'Webhooks', description: "Providers' callbacks (docs/api.md, Webhooks); not for API clients." },
       { name: 'Other', description: 'Routes for other callers than API clients.' },
-    ],
+    ].filter((tag) => usedTags.has(tag.name)),
     paths,
     components: base,
   };
