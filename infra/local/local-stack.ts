@@ -268,266 +268,294 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     updateTableMs: 0,
   });
   const dynamoPort = dynamo.port;
-
-  const server = createServer({ requireHostHeader: false });
-  answerProtocolErrors(server);
-  // The port opens early (its URL is part of the environment set below), so until everything is
-  // ready every request gets a 503 to retry instead of waiting on a server that never answers.
-  let serve: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (serve) return serve(request, response);
-    request.resume();
-    sendJson(response, 503, { detail: 'The local stack is starting; retry shortly' }, { 'retry-after': '1' });
-  });
-  // The image worker downloads its input, is busy decoding for seconds (its timers cannot run),
-  // then uploads on the same pooled connection: with Node's 5 s default this server would have
-  // closed it meanwhile and the upload would fail with a socket error.
-  server.keepAliveTimeout = IDLE_CONNECTION_MS;
-  const port = await listen(server, options.port ?? Number(process.env.PORT ?? 8000), host);
-  const url = `http://localhost:${port}`;
-
-  // Everything the deployed stack injects, pointed at this process.
-  const defaults: Record<string, string> = {
-    STAGE: 'local',
-    NON_PRODUCTION: 'true',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    SUPABASE_URL: url,
-    SUPABASE_SERVICE_KEY: 'local-service-key',
-    REGISTRATION_SECRET: DEFAULT_REGISTRATION_SECRET,
-    POWERTOOLS_METRICS_DISABLED: 'true',
-  };
-  for (const [key, value] of Object.entries(defaults)) {
-    // A default this process set earlier (a previous stack on another port) is replaced too.
-    if (!process.env[key] || defaultedVariables.has(key)) {
-      process.env[key] = value;
-      defaultedVariables.add(key);
-    }
-  }
-  // Zero retry intervals for the state machine mean zero waits for in-step retries too (the
-  // image worker thread shares this environment).
-  if (options.retryIntervalMs === 0) {
-    process.env.RETRY_WAIT_SCALE = '0';
-    defaultedVariables.add('RETRY_WAIT_SCALE');
-  } else if (defaultedVariables.has('RETRY_WAIT_SCALE')) {
-    delete process.env.RETRY_WAIT_SCALE;
-    defaultedVariables.delete('RETRY_WAIT_SCALE');
-  }
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    process.env[key] = value;
-    defaultedVariables.delete(key);
-  }
-  process.env.DYNAMODB_ENDPOINT = `http://127.0.0.1:${dynamoPort}`;
-  process.env.STEPFUNCTIONS_ENDPOINT = `${url}/__aws/stepfunctions`;
-  process.env.STATE_MACHINE_ARN = LOCAL_STATE_MACHINE_ARN;
-  const webhooks = options.webhooks ?? options.waitMs === undefined;
-  if (webhooks) {
-    process.env.WEBHOOK_BASE_URL = url;
-    process.env.TRIPO_WEBHOOK_SECRET ||= LOCAL_TRIPO_WEBHOOK_SECRET;
-    // As Tripo's console setting: the simulator signs with this secret and posts to this route.
-    tripoWebhookSettings.target = { url: `${url}/webhooks/tripo`, secret: process.env.TRIPO_WEBHOOK_SECRET };
-  } else {
-    delete process.env.WEBHOOK_BASE_URL;
-    tripoWebhookSettings.target = undefined;
-  }
-  const sandboxed: string[] = [];
-  const configured: string[] = [];
-  for (const { settings } of SANDBOX_PROVIDERS) {
-    const sandboxKey = settings.sandbox.key ?? 'sandbox';
-    if (process.env[settings.keyEnv] && process.env[settings.keyEnv] !== sandboxKey) {
-      configured.push(settings.name);
-      continue;
-    }
-    process.env[settings.keyEnv] = sandboxKey;
-    process.env[settings.baseUrl.env] = `${url}/__sandbox/${settings.name}${settings.sandbox.apiPath}`;
-    sandboxed.push(settings.name);
-  }
-  resetConfig();
-  resetDynamoClient();
-  resetSfnClient();
-  resetTaskCallbacksClient();
-  resetSupabaseClient();
-  resetOpenaiClient();
-  const config = getConfig();
-
-  const client = new DynamoDBClient({ region: config.AWS_REGION, endpoint: process.env.DYNAMODB_ENDPOINT });
-  await ensureTable(client, config.TABLE_NAME, join(dataDir, 'dynamodb-rebuild.json'));
-  if (config.testKeyEnabled) {
-    await client.send(new PutItemCommand({ TableName: config.TABLE_NAME, Item: toItem(testKeyItem()) }));
-  }
-  client.destroy();
-
-  const storage = new LocalStorage(join(dataDir, 'storage'));
-  const tables = new LocalTables(join(dataDir, 'tables'), [
-    config.SUPABASE_CONCEPT_IMAGES_TABLE,
-    config.SUPABASE_MODELS_TABLE,
-  ]);
-  // ProcessImage decodes and re-encodes large images: off the event loop that serves everything.
-  const imageWorker = new ThreadedHandler(
-    new URL('../../functions/workflow/process-image.ts', import.meta.url),
-  );
-  const runner = new LocalExecutionRunner({
-    definitionFile: join(ROOT, 'state-machines', 'generation.asl.json'),
-    handlers: {
-      'mark-task-processing': markTaskProcessing,
-      'run-provider': runProvider,
-      'process-image': imageWorker.invoke,
-      'submit-provider-job': submitProviderJob,
-      'poll-provider-job': pollProviderJob,
-      'await-provider-callback': awaitProviderCallback,
-      'complete-task': completeTask,
-      'fail-task': failTask,
-      'record-result-rows': recordResultRows,
-    },
-    waitMs: options.waitMs ?? 1000,
-    retryIntervalMs: options.retryIntervalMs,
-    onExecutionFailed: (event) => reconcileExecution(event),
-  });
-
-  const sandboxes = new Map<string, SandboxState>();
-  for (const { settings } of SANDBOX_PROVIDERS) sandboxes.set(settings.name, new SandboxState());
-
-  async function serveSandbox(
-    request: IncomingMessage,
-    response: ServerResponse,
-    target: URL,
-  ): Promise<void> {
-    const [, , name = '', ...rest] = target.pathname.split('/');
-    const provider = SANDBOX_PROVIDERS.find((candidate) => candidate.settings.name === name);
-    const state = sandboxes.get(name);
-    if (!provider || !state) {
-      sendJson(response, 404, { detail: `No sandbox for provider '${name}'` });
-      return;
-    }
-    const path = `/${rest.join('/')}`;
-    const method = (request.method ?? 'GET').toUpperCase();
-    if (path === '/faults') {
-      await serveFaultRoute(request, response, {
-        parse: parseFault,
-        add: (fault) => state.addFault(fault),
-        clear: () => state.clear(),
-        created: (fault) => ({ provider: name, fault }),
-      });
-      return;
-    }
-    if (path === '/requests' && method === 'GET') {
-      sendJson(response, 200, state.requests);
-      return;
-    }
-    const abort = new AbortController();
-    response.on('close', () => {
-      if (!response.writableFinished) abort.abort();
+  // What startup has opened so far, closed again (last first) if a later step throws, so a failed
+  // start leaves no thread, port or worker behind.
+  const opened: (() => unknown)[] = [() => dynamo.close()];
+  try {
+    const server = createServer({ requireHostHeader: false });
+    answerProtocolErrors(server);
+    // The port opens early (its URL is part of the environment set below), so until everything is
+    // ready every request gets a 503 to retry instead of waiting on a server that never answers.
+    let serve: ((request: IncomingMessage, response: ServerResponse) => void) | undefined;
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      if (serve) return serve(request, response);
+      request.resume();
+      sendJson(
+        response,
+        503,
+        { detail: 'The local stack is starting; retry shortly' },
+        { 'retry-after': '1' },
+      );
     });
-    const body = await readBody(request, 100 * 1024 * 1024);
-    const webRequest = toWebRequest(request, body, url, abort.signal);
-    const webResponse = await provider.simulator.handle(
-      webRequest,
-      path,
-      sandboxContext(state, `${url}/__sandbox/${name}`),
-    );
-    await sendWebResponse(response, webResponse);
-  }
+    // The image worker downloads its input, is busy decoding for seconds (its timers cannot run),
+    // then uploads on the same pooled connection: with Node's 5 s default this server would have
+    // closed it meanwhile and the upload would fail with a socket error.
+    server.keepAliveTimeout = IDLE_CONNECTION_MS;
+    opened.push(() => {
+      server.closeAllConnections();
+      return new Promise<void>((done) => server.close(() => done()));
+    });
+    const port = await listen(server, options.port ?? Number(process.env.PORT ?? 8000), host);
+    const url = `http://localhost:${port}`;
 
-  const handleRequest = (request: IncomingMessage, response: ServerResponse): void => {
-    // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check answers without a body, so it is
-    // off (`requireHostHeader: false`) and made here with a JSON answer.
-    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
-      request.resume();
-      sendJson(response, 400, { detail: 'Host header is required' });
-      return;
+    // Everything the deployed stack injects, pointed at this process.
+    const defaults: Record<string, string> = {
+      STAGE: 'local',
+      NON_PRODUCTION: 'true',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      SUPABASE_URL: url,
+      SUPABASE_SERVICE_KEY: 'local-service-key',
+      REGISTRATION_SECRET: DEFAULT_REGISTRATION_SECRET,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    };
+    for (const [key, value] of Object.entries(defaults)) {
+      // A default this process set earlier (a previous stack on another port) is replaced too.
+      if (!process.env[key] || defaultedVariables.has(key)) {
+        process.env[key] = value;
+        defaultedVariables.add(key);
+      }
     }
-    let target: URL;
-    try {
-      target = new URL(request.url ?? '/', url);
-    } catch {
-      // e.g. `//` or `/\`, which URL parsing reads as a host.
-      request.resume();
-      sendJson(response, 400, { detail: 'Request path is not a valid URL path' });
-      return;
+    // Zero retry intervals for the state machine mean zero waits for in-step retries too (the
+    // image worker thread shares this environment).
+    if (options.retryIntervalMs === 0) {
+      process.env.RETRY_WAIT_SCALE = '0';
+      defaultedVariables.add('RETRY_WAIT_SCALE');
+    } else if (defaultedVariables.has('RETRY_WAIT_SCALE')) {
+      delete process.env.RETRY_WAIT_SCALE;
+      defaultedVariables.delete('RETRY_WAIT_SCALE');
     }
-    const work = (async () => {
-      if (target.pathname === '/__aws/stepfunctions' || target.pathname === '/__aws/stepfunctions/')
-        return runner.serve(request, response);
-      if (target.pathname.startsWith('/__sandbox/')) return serveSandbox(request, response, target);
-      if (await storage.serve(request, response, target)) return;
-      if (await tables.serve(request, response, target)) return;
-      return serveApi(request, response, target);
-    })();
-    work.catch((error: unknown) => {
-      if (response.headersSent) {
-        response.destroy();
+    for (const [key, value] of Object.entries(options.env ?? {})) {
+      process.env[key] = value;
+      defaultedVariables.delete(key);
+    }
+    process.env.DYNAMODB_ENDPOINT = `http://127.0.0.1:${dynamoPort}`;
+    process.env.STEPFUNCTIONS_ENDPOINT = `${url}/__aws/stepfunctions`;
+    process.env.STATE_MACHINE_ARN = LOCAL_STATE_MACHINE_ARN;
+    const webhooks = options.webhooks ?? options.waitMs === undefined;
+    if (webhooks) {
+      process.env.WEBHOOK_BASE_URL = url;
+      process.env.TRIPO_WEBHOOK_SECRET ||= LOCAL_TRIPO_WEBHOOK_SECRET;
+      // As Tripo's console setting: the simulator signs with this secret and posts to this route.
+      tripoWebhookSettings.target = {
+        url: `${url}/webhooks/tripo`,
+        secret: process.env.TRIPO_WEBHOOK_SECRET,
+      };
+    } else {
+      delete process.env.WEBHOOK_BASE_URL;
+      tripoWebhookSettings.target = undefined;
+    }
+    const sandboxed: string[] = [];
+    const configured: string[] = [];
+    for (const { settings } of SANDBOX_PROVIDERS) {
+      const sandboxKey = settings.sandbox.key ?? 'sandbox';
+      if (process.env[settings.keyEnv] && process.env[settings.keyEnv] !== sandboxKey) {
+        configured.push(settings.name);
+        continue;
+      }
+      process.env[settings.keyEnv] = sandboxKey;
+      process.env[settings.baseUrl.env] = `${url}/__sandbox/${settings.name}${settings.sandbox.apiPath}`;
+      sandboxed.push(settings.name);
+    }
+    resetConfig();
+    resetDynamoClient();
+    resetSfnClient();
+    resetTaskCallbacksClient();
+    resetSupabaseClient();
+    resetOpenaiClient();
+    const config = getConfig();
+
+    const client = new DynamoDBClient({ region: config.AWS_REGION, endpoint: process.env.DYNAMODB_ENDPOINT });
+    await ensureTable(client, config.TABLE_NAME, join(dataDir, 'dynamodb-rebuild.json'));
+    if (config.testKeyEnabled) {
+      await client.send(new PutItemCommand({ TableName: config.TABLE_NAME, Item: toItem(testKeyItem()) }));
+    }
+    client.destroy();
+
+    const storage = new LocalStorage(join(dataDir, 'storage'));
+    const tables = new LocalTables(join(dataDir, 'tables'), [
+      config.SUPABASE_CONCEPT_IMAGES_TABLE,
+      config.SUPABASE_MODELS_TABLE,
+    ]);
+    // ProcessImage decodes and re-encodes large images: off the event loop that serves everything.
+    const imageWorker = new ThreadedHandler(
+      new URL('../../functions/workflow/process-image.ts', import.meta.url),
+    );
+    opened.push(
+      () => imageWorker.close(),
+      () => closeDrawPool(),
+      () => resetDynamoClient(),
+    );
+    const runner = new LocalExecutionRunner({
+      definitionFile: join(ROOT, 'state-machines', 'generation.asl.json'),
+      handlers: {
+        'mark-task-processing': markTaskProcessing,
+        'run-provider': runProvider,
+        'process-image': imageWorker.invoke,
+        'submit-provider-job': submitProviderJob,
+        'poll-provider-job': pollProviderJob,
+        'await-provider-callback': awaitProviderCallback,
+        'complete-task': completeTask,
+        'fail-task': failTask,
+        'record-result-rows': recordResultRows,
+      },
+      waitMs: options.waitMs ?? 1000,
+      retryIntervalMs: options.retryIntervalMs,
+      onExecutionFailed: (event) => reconcileExecution(event),
+    });
+
+    const sandboxes = new Map<string, SandboxState>();
+    for (const { settings } of SANDBOX_PROVIDERS) sandboxes.set(settings.name, new SandboxState());
+
+    async function serveSandbox(
+      request: IncomingMessage,
+      response: ServerResponse,
+      target: URL,
+    ): Promise<void> {
+      const [, , name = '', ...rest] = target.pathname.split('/');
+      const provider = SANDBOX_PROVIDERS.find((candidate) => candidate.settings.name === name);
+      const state = sandboxes.get(name);
+      if (!provider || !state) {
+        sendJson(response, 404, { detail: `No sandbox for provider '${name}'` });
         return;
       }
-      if ((error as Error).message === 'client disconnected') return;
-      logger.error('Local host error', { path: target.pathname, error_message: (error as Error).message });
-      sendJson(response, 500, { detail: 'Internal server error' });
-    });
-  };
-
-  await options.beforeReady?.(url);
-  serve = handleRequest;
-
-  if (options.resumeUnfinished ?? true) {
-    // A task left pending/processing by a stop is run again: steps are idempotent and results
-    // overwrite the same objects, so nothing is lost or doubled.
-    for (const task of await taskRepository.listUnfinished()) {
-      const { tenant_id, job_id, client_task_id, operation, provider, params } = task;
-      runner.start(
-        job_id,
-        JSON.stringify({ tenant_id, job_id, client_task_id, operation, provider, params }),
-      );
-    }
-  }
-
-  // The deployed stack runs the reconciler on a schedule; here an unref'd interval runs it (a run
-  // still going is not joined by another), and reconcileNow() runs it on demand after any run.
-  let lastRun: Promise<unknown> = Promise.resolve();
-  let running = false;
-  const reconcileNow = (): Promise<ReconcileReport> => {
-    const run = lastRun.then(async () => {
-      running = true;
-      try {
-        return await reconcileStuckTasks({ source: 'local', 'detail-type': 'Scheduled Event' });
-      } finally {
-        running = false;
+      const path = `/${rest.join('/')}`;
+      const method = (request.method ?? 'GET').toUpperCase();
+      if (path === '/faults') {
+        await serveFaultRoute(request, response, {
+          parse: parseFault,
+          add: (fault) => state.addFault(fault),
+          clear: () => state.clear(),
+          created: (fault) => ({ provider: name, fault }),
+        });
+        return;
       }
-    });
-    lastRun = run.catch(() => undefined);
-    return run;
-  };
-  const reconcileIntervalMs = options.reconcileIntervalMs ?? 60_000;
-  const reconcileTimer =
-    reconcileIntervalMs > 0
-      ? setInterval(() => {
-          if (running) return;
-          reconcileNow().catch((error: unknown) =>
-            logger.error('Stuck-task reconciliation failed', { error_message: (error as Error).message }),
-          );
-        }, reconcileIntervalMs).unref()
-      : undefined;
+      if (path === '/requests' && method === 'GET') {
+        sendJson(response, 200, state.requests);
+        return;
+      }
+      const abort = new AbortController();
+      response.on('close', () => {
+        if (!response.writableFinished) abort.abort();
+      });
+      const body = await readBody(request, 100 * 1024 * 1024);
+      const webRequest = toWebRequest(request, body, url, abort.signal);
+      const webResponse = await provider.simulator.handle(
+        webRequest,
+        path,
+        sandboxContext(state, `${url}/__sandbox/${name}`),
+      );
+      await sendWebResponse(response, webResponse);
+    }
 
-  return {
-    url,
-    port,
-    dataDir,
-    registrationSecret: process.env.REGISTRATION_SECRET ?? DEFAULT_REGISTRATION_SECRET,
-    testApiKey: config.testKeyEnabled ? TEST_API_KEY : undefined,
-    sandboxed,
-    configured,
-    runner,
-    sandboxes,
-    reconcileNow,
-    async close() {
-      clearInterval(reconcileTimer);
-      await Promise.race([lastRun, new Promise((done) => setTimeout(done, 2000).unref())]);
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-      await Promise.race([runner.idle(), new Promise((done) => setTimeout(done, 2000).unref())]);
-      await imageWorker.close();
-      await closeDrawPool();
-      resetDynamoClient();
-      await dynamo.close();
-    },
-  };
+    const handleRequest = (request: IncomingMessage, response: ServerResponse): void => {
+      // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check answers without a body, so it is
+      // off (`requireHostHeader: false`) and made here with a JSON answer.
+      if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+        request.resume();
+        sendJson(response, 400, { detail: 'Host header is required' });
+        return;
+      }
+      let target: URL;
+      try {
+        target = new URL(request.url ?? '/', url);
+      } catch {
+        // e.g. `//` or `/\`, which URL parsing reads as a host.
+        request.resume();
+        sendJson(response, 400, { detail: 'Request path is not a valid URL path' });
+        return;
+      }
+      const work = (async () => {
+        if (target.pathname === '/__aws/stepfunctions' || target.pathname === '/__aws/stepfunctions/')
+          return runner.serve(request, response);
+        if (target.pathname.startsWith('/__sandbox/')) return serveSandbox(request, response, target);
+        if (await storage.serve(request, response, target)) return;
+        if (await tables.serve(request, response, target)) return;
+        return serveApi(request, response, target);
+      })();
+      work.catch((error: unknown) => {
+        if (response.headersSent) {
+          response.destroy();
+          return;
+        }
+        if ((error as Error).message === 'client disconnected') return;
+        logger.error('Local host error', { path: target.pathname, error_message: (error as Error).message });
+        sendJson(response, 500, { detail: 'Internal server error' });
+      });
+    };
+
+    await options.beforeReady?.(url);
+    serve = handleRequest;
+
+    if (options.resumeUnfinished ?? true) {
+      // A task left pending/processing by a stop is run again: steps are idempotent and results
+      // overwrite the same objects, so nothing is lost or doubled.
+      for (const task of await taskRepository.listUnfinished()) {
+        const { tenant_id, job_id, client_task_id, operation, provider, params } = task;
+        runner.start(
+          job_id,
+          JSON.stringify({ tenant_id, job_id, client_task_id, operation, provider, params }),
+        );
+      }
+    }
+
+    // The deployed stack runs the reconciler on a schedule; here an unref'd interval runs it (a run
+    // still going is not joined by another), and reconcileNow() runs it on demand after any run.
+    let lastRun: Promise<unknown> = Promise.resolve();
+    let running = false;
+    const reconcileNow = (): Promise<ReconcileReport> => {
+      const run = lastRun.then(async () => {
+        running = true;
+        try {
+          return await reconcileStuckTasks({ source: 'local', 'detail-type': 'Scheduled Event' });
+        } finally {
+          running = false;
+        }
+      });
+      lastRun = run.catch(() => undefined);
+      return run;
+    };
+    const reconcileIntervalMs = options.reconcileIntervalMs ?? 60_000;
+    const reconcileTimer =
+      reconcileIntervalMs > 0
+        ? setInterval(() => {
+            if (running) return;
+            reconcileNow().catch((error: unknown) =>
+              logger.error('Stuck-task reconciliation failed', { error_message: (error as Error).message }),
+            );
+          }, reconcileIntervalMs).unref()
+        : undefined;
+
+    return {
+      url,
+      port,
+      dataDir,
+      registrationSecret: process.env.REGISTRATION_SECRET ?? DEFAULT_REGISTRATION_SECRET,
+      testApiKey: config.testKeyEnabled ? TEST_API_KEY : undefined,
+      sandboxed,
+      configured,
+      runner,
+      sandboxes,
+      reconcileNow,
+      async close() {
+        clearInterval(reconcileTimer);
+        await Promise.race([lastRun, new Promise((done) => setTimeout(done, 2000).unref())]);
+        server.closeAllConnections();
+        await new Promise<void>((done) => server.close(() => done()));
+        await Promise.race([runner.idle(), new Promise((done) => setTimeout(done, 2000).unref())]);
+        await imageWorker.close();
+        await closeDrawPool();
+        resetDynamoClient();
+        await dynamo.close();
+      },
+    };
+  } catch (error) {
+    for (const close of opened.reverse()) {
+      await Promise.resolve()
+        .then(close)
+        .catch(() => undefined);
+    }
+    throw error;
+  }
 }

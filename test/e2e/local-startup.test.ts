@@ -81,6 +81,31 @@ describe('local host startup', () => {
       await stack.stop();
     }
   });
+
+  it('closes what it opened when a startup step fails: no port, DynamoDB thread or worker is left', async () => {
+    const environmentBefore = { ...process.env };
+    let url = '';
+    let dynamoEndpoint = '';
+    try {
+      await expect(
+        startTestStack({
+          beforeReady: async (ready) => {
+            url = ready;
+            dynamoEndpoint = process.env.DYNAMODB_ENDPOINT ?? '';
+            // Both answer while the start is under way.
+            expect((await fetch(`${ready}/health`)).status).toBe(503);
+            expect((await fetch(dynamoEndpoint, { method: 'POST' })).status).toBeGreaterThan(0);
+            throw new Error('a startup step failed');
+          },
+        }),
+      ).rejects.toThrow('a startup step failed');
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in environmentBefore)) delete process.env[key];
+      Object.assign(process.env, environmentBefore);
+    }
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+    await expect(fetch(dynamoEndpoint, { method: 'POST' })).rejects.toThrow();
+  });
 });
 
 const MAIN = fileURLToPath(new URL('../../infra/local/main.ts', import.meta.url));
