@@ -519,6 +519,11 @@ describe('Tripo v3 sandbox', () => {
       await createTask(context, IMAGE, { input: { url: `${origin}/front.png` }, model: H });
 
       await createRejected(context, IMAGE, { input: `${origin}/missing.png`, model: H }, 400, 2003);
+      // The side rule of uploads holds for images referenced by URL too, read from the header.
+      served.set('/wide.png', { bytes: await png(6001, 8), type: 'image/png' });
+      expect(
+        (await createRejected(context, IMAGE, { input: `${origin}/wide.png`, model: H }, 400, 1004)).message,
+      ).toContain('image sides must be at most 6000 px (got 6001x8)');
       const dataUrl = `data:image/png;base64,${(await png(8, 8)).toString('base64')}`;
       expect(
         (await createRejected(context, IMAGE, { input: dataUrl, model: H }, 400, 1004)).message,

@@ -3,7 +3,7 @@ import { faultedDownload } from '../result-faults.ts';
 import type { SandboxContext } from '../sandbox.ts';
 import { invalid, TripoFailure } from './errors.ts';
 import { documentedFields, type Fields } from './fields.ts';
-import { MAX_IMAGE_BYTES, MAX_MODEL_BYTES, sniffModel } from './references.ts';
+import { MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_MODEL_BYTES, sniffModel } from './references.ts';
 import { FILES_PREFIX, issuedFiles, tasks, tripoSandboxSettings, uploads } from './state.ts';
 
 /**
@@ -18,14 +18,6 @@ import { FILES_PREFIX, issuedFiles, tasks, tripoSandboxSettings, uploads } from 
  *   github.com/Tripo-Developer/tripo-python-sdk/releases/tag/v1.0.0: "downloads … never send the
  *   API key") and expire about five minutes after issue (403 afterwards, as signed storage links do).
  */
-
-/**
- * Image sides up to 6000 px: the upper bound of Tripo's v2 upload documentation (sides 20–6000 px,
- * developers.tripo3d.ai, an older copy), checked 2026-12-02. v3 sources restate neither bound and
- * only recommend at least 256 x 256, so the sandbox enforces the upper one, which keeps it from
- * decoding an upload that claims more, and leaves small images to be judged at generation.
- */
-const MAX_IMAGE_SIDE = 6000;
 
 export async function upload(
   files: Map<string, File[]>,

@@ -1,4 +1,11 @@
-import { type DecodedInput, decodeInput, FetchInputError, fetchInput, sniffFormat } from '../image-input.ts';
+import {
+  type DecodedInput,
+  decodeInput,
+  FetchInputError,
+  fetchInput,
+  readHeader,
+  sniffFormat,
+} from '../image-input.ts';
 import { invalid, TripoFailure } from './errors.ts';
 import { isObject } from './fields.ts';
 import { type Task, tasks, tripoSandboxSettings, UPLOAD_TTL_MS, type Upload, uploads } from './state.ts';
@@ -21,6 +28,14 @@ import { type Task, tasks, tripoSandboxSettings, UPLOAD_TTL_MS, type Upload, upl
 
 export const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 export const MAX_MODEL_BYTES = 150 * 1024 * 1024;
+
+/**
+ * Image sides up to 6000 px: the upper bound of Tripo's v2 upload documentation (sides 20–6000 px,
+ * developers.tripo3d.ai, an older copy), checked 2026-12-02. v3 sources restate neither bound and
+ * only recommend at least 256 x 256, so the sandbox enforces the upper one, which keeps it from
+ * decoding an image (uploaded or referenced by URL) that claims more, and leaves small images to be judged at generation.
+ */
+export const MAX_IMAGE_SIDE = 6000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -142,7 +157,15 @@ async function decodeImage(bytes: Buffer, where: string): Promise<DecodedInput> 
   if (format !== 'png' && format !== 'jpeg' && format !== 'webp') {
     throw new TripoFailure(2004, `${where}: expected a PNG, JPEG or WebP image (got ${format ?? 'unknown'})`);
   }
-  const decoded = await decodeInput(bytes);
+  // The side rule on the header first, as for uploads (files.ts): nothing over it is decoded.
+  const header = readHeader(bytes);
+  if (!header) throw new TripoFailure(2004, `${where}: the image could not be decoded`);
+  if (header.width > MAX_IMAGE_SIDE || header.height > MAX_IMAGE_SIDE) {
+    throw invalid(
+      `${where}: image sides must be at most ${MAX_IMAGE_SIDE} px (got ${header.width}x${header.height})`,
+    );
+  }
+  const decoded = await decodeInput(bytes, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE);
   if (!decoded) throw new TripoFailure(2004, `${where}: the image could not be decoded`);
   return decoded;
 }
