@@ -16,6 +16,9 @@ const booleanFromString = z
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
 
+/** The longest API_KEY_CACHE_SECONDS accepted (also the stage setting's bound). */
+export const API_KEY_CACHE_MAX_SECONDS = 60;
+
 /**
  * `TimeoutSeconds` of state-machines/generation.asl.json: no execution runs longer, so a task
  * `processing` for longer than this has lost its execution. A unit test keeps the two equal (the
@@ -69,6 +72,12 @@ const EnvironmentSchema = z.object({
    * rotated after the deploy reaches warm functions within minutes. 0 reads it on every use.
    */
   SECRETS_TTL_SECONDS: nonNegativeInt.default(300),
+  /**
+   * How long a process may accept a key it found active less than this many seconds ago without
+   * reading its item again (auth/api-keys.ts). 0 (the default): every request reads it, so a
+   * revoked key is refused from the next request on (docs/api.md, Authentication and tenants).
+   */
+  API_KEY_CACHE_SECONDS: nonNegativeInt.max(API_KEY_CACHE_MAX_SECONDS).default(0),
   /**
    * The scheduled reconciler (functions/ops/reconcile-stuck-tasks.ts): a task still `pending` this
    * long after its last change never had its execution started (the submit died between writing

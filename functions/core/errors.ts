@@ -20,6 +20,8 @@ export interface FieldIssue {
 
 abstract class AppError extends Error {
   abstract readonly statusCode: number;
+  /** When retrying the same request can succeed: answered as the Retry-After header (plain-http.ts). */
+  readonly retryAfterSeconds?: number | undefined;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -68,10 +70,10 @@ export class MethodNotAllowedError extends AppError {
 export class ConflictError extends AppError {
   override readonly name = 'ConflictError';
   readonly statusCode = 409;
-  /** When retrying the same request can succeed (its first copy still in flight): the Retry-After header. */
+  /** `retryAfterSeconds` when the same request can succeed later (its first copy still in flight). */
   constructor(
     message: string,
-    readonly retryAfterSeconds?: number,
+    override readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -85,7 +87,7 @@ export class PayloadTooLargeError extends AppError {
 export class RateLimitedError extends AppError {
   override readonly name = 'RateLimitedError';
   readonly statusCode = 429;
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(override readonly retryAfterSeconds: number) {
     super('Rate limit exceeded');
   }
 }

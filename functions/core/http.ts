@@ -4,7 +4,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { authenticate, type Tenant } from './auth/api-keys.ts';
 import { enforceRateLimit, type RateBucket } from './auth/rate-limiter.ts';
-import { ConflictError, isAppError, RateLimitedError, UnauthorizedError, ValidationError } from './errors.ts';
+import { isAppError, UnauthorizedError, ValidationError } from './errors.ts';
 import { describeError, invocationLogger, type Logger, logger } from './logger.ts';
 import { checkBodySize, clientErrorResponse, json, MAX_BODY_BYTES } from './plain-http.ts';
 
@@ -98,9 +98,6 @@ export function errorResponse(
     return json(400, body, headers);
   }
   if (error instanceof UnauthorizedError && error.challenge) headers['www-authenticate'] = 'ApiKey';
-  if (error instanceof RateLimitedError) headers['retry-after'] = String(error.retryAfterSeconds);
-  if (error instanceof ConflictError && error.retryAfterSeconds !== undefined)
-    headers['retry-after'] = String(error.retryAfterSeconds);
   const clientError = clientErrorResponse(error, headers);
   if (clientError) return clientError;
   if (isAppError(error) && error.statusCode === 503) {

@@ -44,9 +44,10 @@ export function clientErrorResponse(
   headers: Record<string, string>,
 ): LambdaResult | undefined {
   if (!isAppError(error) || error.statusCode >= 500) return undefined;
-  const withAllow =
-    error instanceof MethodNotAllowedError ? { ...headers, allow: error.allow.join(', ') } : headers;
-  return json(error.statusCode, { detail: error.message }, withAllow);
+  const answerHeaders = { ...headers };
+  if (error instanceof MethodNotAllowedError) answerHeaders.allow = error.allow.join(', ');
+  if (error.retryAfterSeconds !== undefined) answerHeaders['retry-after'] = String(error.retryAfterSeconds);
+  return json(error.statusCode, { detail: error.message }, answerHeaders);
 }
 
 /**

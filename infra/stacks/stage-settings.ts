@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { API_KEY_CACHE_MAX_SECONDS } from '../../functions/core/config.ts';
 import { settingVariables } from '../../functions/core/providers/provider-settings.ts';
 import { PROVIDER_SETTINGS } from '../../functions/core/providers/settings.ts';
 
@@ -351,11 +352,13 @@ function optionalCount(value: unknown, key: string): number | undefined {
   return parsed;
 }
 
-/** The same range the functions accept (functions/core/auth/api-keys.ts). */
+/** The same range the functions accept (functions/core/config.ts). */
 function apiKeyCacheSeconds(value: unknown): number | undefined {
   const seconds = optionalInteger(value, 'apiKeyCacheSeconds');
-  if (seconds !== undefined && (seconds < 0 || seconds > 60)) {
-    throw new Error(`Invalid context apiKeyCacheSeconds=${String(value)}: expected 0 to 60 seconds`);
+  if (seconds !== undefined && (seconds < 0 || seconds > API_KEY_CACHE_MAX_SECONDS)) {
+    throw new Error(
+      `Invalid context apiKeyCacheSeconds=${String(value)}: expected 0 to ${API_KEY_CACHE_MAX_SECONDS} seconds`,
+    );
   }
   return seconds;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY_CACHE_VARIABLE } from '../../functions/core/auth/api-keys.ts';
+import { resetConfig } from '../../functions/core/config.ts';
 import { dynamoClient, tableName } from '../../functions/core/store/dynamo.ts';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
 
@@ -9,8 +9,8 @@ import { startTestStack, type TestStack } from '../support/local-stack.ts';
  * API_KEY_CACHE_SECONDS through the local stack (README, Security): unset, every request reads the
  * key's item (test/e2e/registration-limit.test.ts revokes a key that way); above 0, a key accepted
  * less than that long ago is accepted from memory, so a revocation reaches a warm process within
- * that time; keys that were refused are never remembered. The setting is read per request, so the
- * tests change it between requests.
+ * that time; keys that were refused are never remembered. The setting is read through config.ts,
+ * which the tests reset when they change it between requests.
  */
 
 let stack: TestStack;
@@ -23,9 +23,14 @@ afterAll(async () => {
   await stack.stop();
 });
 
-afterEach(() => {
-  delete process.env[API_KEY_CACHE_VARIABLE];
-});
+/** API_KEY_CACHE_SECONDS for the next requests (config.ts reads it again after a reset). */
+function setCacheSeconds(value: string | undefined): void {
+  if (value === undefined) delete process.env.API_KEY_CACHE_SECONDS;
+  else process.env.API_KEY_CACHE_SECONDS = value;
+  resetConfig();
+}
+
+afterEach(() => setCacheSeconds(undefined));
 
 async function registerKey(tenant: string): Promise<string> {
   const registered = await stack.call('/auth/register', {
@@ -55,19 +60,19 @@ const statusOf = async (apiKey: string) => (await stack.call('/tasks/none/status
 describe('API key cache', () => {
   it('accepts a revoked key from memory until the cache time has passed, then refuses it', async () => {
     const apiKey = await registerKey('cached-tenant');
-    process.env[API_KEY_CACHE_VARIABLE] = '60';
+    setCacheSeconds('60');
     expect(await statusOf(apiKey)).toBe(404);
     await setActive(apiKey, false);
     // Accepted less than 60 s ago: answered from memory, as README "Security" says.
     expect(await statusOf(apiKey)).toBe(404);
     // Off again: the item is read, and the revocation shows at once.
-    process.env[API_KEY_CACHE_VARIABLE] = '0';
+    setCacheSeconds('0');
     expect(await statusOf(apiKey)).toBe(401);
   });
 
   it('forgets an accepted key once its time is up', async () => {
     const apiKey = await registerKey('short-cache-tenant');
-    process.env[API_KEY_CACHE_VARIABLE] = '1';
+    setCacheSeconds('1');
     const acceptedBy = performance.now();
     expect(await statusOf(apiKey)).toBe(404);
     await setActive(apiKey, false);
@@ -80,7 +85,7 @@ describe('API key cache', () => {
 
   it('never remembers a refused key: a key made active again works on its next request', async () => {
     const apiKey = await registerKey('reactivated-tenant');
-    process.env[API_KEY_CACHE_VARIABLE] = '60';
+    setCacheSeconds('60');
     await setActive(apiKey, false);
     expect(await statusOf(apiKey)).toBe(401);
     await setActive(apiKey, true);
@@ -89,7 +94,7 @@ describe('API key cache', () => {
   });
 
   it('keeps tenants apart: each key answers for its own tenant from memory too', async () => {
-    process.env[API_KEY_CACHE_VARIABLE] = '60';
+    setCacheSeconds('60');
     const first = await registerKey('tenant-one');
     const second = await registerKey('tenant-two');
     const accepted = await stack.call('/generation/text-to-image', {
@@ -105,7 +110,8 @@ describe('API key cache', () => {
   });
 
   it('refuses a setting outside 0-60 seconds instead of guessing', async () => {
-    process.env[API_KEY_CACHE_VARIABLE] = '3600';
-    expect(await statusOf(await registerKey('misconfigured-tenant'))).toBe(500);
+    const apiKey = await registerKey('misconfigured-tenant');
+    setCacheSeconds('3600');
+    expect(await statusOf(apiKey)).toBe(500);
   });
 });

@@ -45,33 +45,12 @@ export function generateApiKey(tenantType: TenantType, nonProduction: boolean): 
 }
 
 /**
- * How long this process may answer from memory for a key it found active: API_KEY_CACHE_SECONDS,
- * a whole number from 0 to 60, default 0. At 0 every request reads the key's item, so a revoked
- * key is refused from the next request on (docs/api.md, Authentication and tenants). Above 0 a
- * warm function (or the local host) skips that read for a key it accepted less than that many
- * seconds ago, so a revocation takes up to that long to reach it (README, Security). Unknown,
- * inactive and refused keys are never remembered: a key registered or re-activated works at once.
+ * Keys accepted within API_KEY_CACHE_SECONDS (config.ts, default 0: off), so a warm function (or
+ * the local host) skips the key's read; a revocation then takes up to that long to reach it
+ * (README, Security). Unknown, inactive and refused keys are never remembered: a key registered or
+ * re-activated works at once. At most MAX_CACHED_KEYS, the oldest forgotten first.
  */
-export const API_KEY_CACHE_VARIABLE = 'API_KEY_CACHE_SECONDS';
-const MAX_API_KEY_CACHE_SECONDS = 60;
-/** Keys remembered at most; the oldest is forgotten first. */
 const MAX_CACHED_KEYS = 1000;
-
-let cacheSetting: { raw: string | undefined; seconds: number } | undefined;
-
-function apiKeyCacheSeconds(): number {
-  const raw = process.env[API_KEY_CACHE_VARIABLE];
-  if (cacheSetting && cacheSetting.raw === raw) return cacheSetting.seconds;
-  const text = raw?.trim() ?? '';
-  const seconds = text === '' ? 0 : Number(text);
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_API_KEY_CACHE_SECONDS) {
-    throw new Error(
-      `Invalid configuration: ${API_KEY_CACHE_VARIABLE} must be a whole number of seconds from 0 to ${MAX_API_KEY_CACHE_SECONDS}`,
-    );
-  }
-  cacheSetting = { raw, seconds };
-  return seconds;
-}
 
 /** Accepted keys by SHA-256, with when (performance.now() ms) the acceptance stops counting. */
 const acceptedKeys = new Map<string, { tenant: Tenant; until: number }>();
@@ -109,7 +88,7 @@ export async function authenticate(apiKey: string | undefined): Promise<Tenant> 
     throw new UnauthorizedError('Invalid or inactive API key');
   }
   const hash = hashApiKey(key);
-  const cacheSeconds = apiKeyCacheSeconds();
+  const cacheSeconds = config.API_KEY_CACHE_SECONDS;
   let item: Record<string, unknown> | undefined;
   try {
     const client = dynamoClient();
