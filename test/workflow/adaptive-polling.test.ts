@@ -1,91 +1,24 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
+import { describe, expect, it } from 'vitest';
 import { fluxPolling } from '../../functions/core/providers/flux/settings.ts';
 import { tripoGenerationPolling } from '../../functions/core/providers/tripo/settings.ts';
-import type { TaskRef } from '../../functions/core/tasks/task.ts';
-import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
-import {
-  fluxSandboxSettings,
-  resetFluxSandbox,
-  setFluxPendingPolls,
-} from '../../infra/local/sandbox/flux.ts';
-import { resetTripoSandbox, setTripoClockTimeline, tripoCalls } from '../../infra/local/sandbox/tripo.ts';
-import { samplePng, startTestStack, type TestStack } from '../support/local-stack.ts';
+import { setFluxPendingPolls } from '../../infra/local/sandbox/flux.ts';
+import { setTripoClockTimeline, tripoCalls } from '../../infra/local/sandbox/tripo.ts';
+import { simulatedClockWorkflow } from '../support/simulated-clock.ts';
 
 /**
  * How often the real state-machines/generation.asl.json polls an asynchronous provider, counted
- * in state transitions (states entered: the unit Step Functions bills). Time is simulated: the
- * test fakes only `Date`, and the runner's read-only Wait hook moves it by the seconds each Wait
- * asked for before the poll after it runs, so the BFF's elapsed time and deadline and the
- * simulators' progress all see a task of many minutes while the test takes seconds. No timers
- * are faked and nothing depends on real time.
+ * in state transitions (states entered: the unit Step Functions bills), on simulated time
+ * (test/support/simulated-clock.ts): a task of many minutes while the test takes seconds.
  */
 
-const TENANT = 'development_tenant';
-let stack: TestStack;
-let inputUrl: string;
-let counter = 0;
-const outputScaleBefore = fluxSandboxSettings.outputScale;
-const pendingPollsBefore = fluxSandboxSettings.pendingPolls;
-
-beforeAll(async () => {
-  stack = await startTestStack();
-  inputUrl = await stack.upload('uploads/adaptive-polling/input.png', await samplePng(96, 64), 'image/png');
-  fluxSandboxSettings.outputScale = 0.25;
-});
-
-afterAll(async () => {
-  fluxSandboxSettings.outputScale = outputScaleBefore;
-  setFluxPendingPolls(pendingPollsBefore);
-  resetTripoSandbox();
-  await stack.stop();
-});
-
-beforeEach(() => {
-  resetTripoSandbox();
-  resetFluxSandbox();
-  // The simulated clock: Date only, moved by each Wait the state machine asks for.
-  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
-  stack.runner.onWait = ({ seconds }) => vi.setSystemTime(Date.now() + seconds * 1000);
-});
-
-afterEach(() => {
-  stack.runner.onWait = undefined;
-  vi.useRealTimers();
-});
-
-function taskRef(operation: string, provider: string, body: Record<string, unknown>): TaskRef {
-  counter += 1;
-  const { params, clientTaskId } = validateGeneration(operation, {
-    task_id: `adaptive-${counter}`,
-    provider,
-    ...body,
-  });
-  return {
-    tenant_id: TENANT,
-    job_id: `adaptive-polling-${counter}-${Date.now()}`,
-    client_task_id: clientTaskId,
-    operation,
-    provider,
-    params,
-  };
-}
-
-async function run(ref: TaskRef) {
-  expect(await taskRepository.create(ref)).toBe(true);
-  const execution = stack.runner.start(ref.job_id, JSON.stringify(ref));
-  await execution.done;
-  const polls = execution.states.filter((state) => state === 'PollProviderJob').length;
-  const simulatedSeconds = execution.waits.reduce((total, wait) => total + wait, 0);
-  return { execution, polls, simulatedSeconds, task: await taskRepository.get(TENANT, ref.job_id) };
-}
+const workflow = simulatedClockWorkflow('adaptive-polling');
 
 describe('adaptive polling without webhooks', () => {
   it('follows a 10-minute Tripo task in at most 45 state transitions', async () => {
     // Queued 30 s, then running 570 s: success 600 s after the create.
     setTripoClockTimeline(30, 570);
-    const { execution, polls, simulatedSeconds, task } = await run(
-      taskRef('text-to-model', 'tripo', { prompt: 'a lighthouse on a cliff' }),
+    const { execution, polls, simulatedSeconds, task } = await workflow.run(
+      workflow.taskRef('text-to-model', 'tripo', { prompt: 'a lighthouse on a cliff' }),
     );
     expect(execution.status).toBe('SUCCEEDED');
     expect(task?.status).toBe('complete');
@@ -105,8 +38,8 @@ describe('adaptive polling without webhooks', () => {
 
   it('polls a short Tripo task soon after it finishes', async () => {
     setTripoClockTimeline(5, 40);
-    const { execution, simulatedSeconds, task } = await run(
-      taskRef('text-to-model', 'tripo', { prompt: 'a teapot' }),
+    const { execution, simulatedSeconds, task } = await workflow.run(
+      workflow.taskRef('text-to-model', 'tripo', { prompt: 'a teapot' }),
     );
     expect(task?.status).toBe('complete');
     expect(execution.states.length).toBeLessThanOrEqual(8 + 3 * 6);
@@ -116,8 +49,11 @@ describe('adaptive polling without webhooks', () => {
 
   it('never polls a Flux job more often than every 2 s', async () => {
     setFluxPendingPolls(4);
-    const { execution, polls, task } = await run(
-      taskRef('image-to-image', 'flux', { prompt: 'make it a watercolour', input_image_asset_url: inputUrl }),
+    const { execution, polls, task } = await workflow.run(
+      workflow.taskRef('image-to-image', 'flux', {
+        prompt: 'make it a watercolour',
+        input_image_asset_url: workflow.inputUrl,
+      }),
     );
     expect(task?.status).toBe('complete');
     expect(polls).toBe(5);
@@ -128,8 +64,11 @@ describe('adaptive polling without webhooks', () => {
   it('fails a Flux job stuck Pending at its 10-minute deadline after a few dozen polls', async () => {
     // Pending (progress 0) for far longer than the deadline.
     setFluxPendingPolls(1_000_000);
-    const { execution, polls, simulatedSeconds, task } = await run(
-      taskRef('image-to-image', 'flux', { prompt: 'make it a watercolour', input_image_asset_url: inputUrl }),
+    const { execution, polls, simulatedSeconds, task } = await workflow.run(
+      workflow.taskRef('image-to-image', 'flux', {
+        prompt: 'make it a watercolour',
+        input_image_asset_url: workflow.inputUrl,
+      }),
     );
     expect(execution.status).toBe('FAILED');
     expect(task).toMatchObject({ status: 'failed', error_code: 'provider_timeout' });

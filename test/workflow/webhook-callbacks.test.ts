@@ -1,8 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { validateGeneration } from '../../functions/core/operations/validate-request.ts';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { fluxPolling } from '../../functions/core/providers/flux/settings.ts';
 import { tripoGenerationPolling } from '../../functions/core/providers/tripo/settings.ts';
-import type { TaskRef } from '../../functions/core/tasks/task.ts';
 import { taskRepository } from '../../functions/core/tasks/task-repository.ts';
 import { noteCallback, recordCallbackToken } from '../../functions/core/webhooks/callback-store.ts';
 import { resumeByCallback } from '../../functions/core/webhooks/resume.ts';
@@ -10,71 +8,40 @@ import {
   flushFluxWebhooks,
   fluxSandboxSettings,
   fluxWebhookDeliveries,
-  resetFluxSandbox,
   setFluxPendingPolls,
 } from '../../infra/local/sandbox/flux.ts';
 import {
   flushTripoWebhooks,
   nextTripoWebhookAt,
-  resetTripoSandbox,
   setTripoClockTimeline,
   tripoCalls,
   tripoWebhookDeliveries,
   tripoWebhookSettings,
 } from '../../infra/local/sandbox/tripo.ts';
-import { samplePng, startTestStack, type TestStack } from '../support/local-stack.ts';
+import { SIMULATED_TENANT, simulatedClockWorkflow } from '../support/simulated-clock.ts';
 
 /**
  * Asynchronous jobs finished by the provider's webhook (docs/api.md, Webhooks), counted in state
- * transitions as test/workflow/adaptive-polling.test.ts counts the polling path. Time is
- * simulated the same way (only `Date` is faked): each task-token wait is ended by the test through
+ * transitions as test/workflow/adaptive-polling.test.ts counts the polling path, on the same
+ * simulated time (test/support/simulated-clock.ts). Each task-token wait is ended by the test through
  * the runner's `onCallbackWait` hook, either by moving the clock to the moment the simulated job
  * ends and sending the simulator's webhook (which reaches the stack over HTTP, is verified, and
  * resumes the wait with SendTaskSuccess), or, when no webhook is due within the wait's timeout,
  * by moving the clock by the timeout and expiring the wait as Step Functions would.
  */
 
-const TENANT = 'development_tenant';
-let stack: TestStack;
-let inputUrl: string;
-let counter = 0;
-const outputScaleBefore = fluxSandboxSettings.outputScale;
-const pendingPollsBefore = fluxSandboxSettings.pendingPolls;
-
-beforeAll(async () => {
-  stack = await startTestStack({ webhooks: true });
-  inputUrl = await stack.upload('uploads/webhooks/input.png', await samplePng(96, 64), 'image/png');
-  fluxSandboxSettings.outputScale = 0.25;
-});
-
-afterAll(async () => {
-  fluxSandboxSettings.outputScale = outputScaleBefore;
-  setFluxPendingPolls(pendingPollsBefore);
-  resetTripoSandbox();
-  resetFluxSandbox();
-  await stack.stop();
-});
+const workflow = simulatedClockWorkflow('webhook-callbacks', { webhooks: true });
 
 /** How each callback wait ended, as the test decided: by a webhook or by its timeout. */
 let endings: ('webhook' | 'timeout')[] = [];
 
 beforeEach(() => {
-  resetTripoSandbox();
-  resetFluxSandbox();
   endings = [];
-  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
-  stack.runner.onWait = ({ seconds }) => vi.setSystemTime(Date.now() + seconds * 1000);
-});
-
-afterEach(() => {
-  stack.runner.onWait = undefined;
-  stack.runner.onCallbackWait = undefined;
-  vi.useRealTimers();
 });
 
 /** Tripo: the webhook comes when the simulated task ends, if that is within the wait's timeout. */
 function tripoTimeline(): void {
-  stack.runner.onCallbackWait = ({ seconds, expire }) => {
+  workflow.stack.runner.onCallbackWait = ({ seconds, expire }) => {
     const until = Date.now() + seconds * 1000;
     const due = nextTripoWebhookAt();
     if (due !== undefined && due <= until && tripoWebhookSettings.deliver) {
@@ -89,38 +56,13 @@ function tripoTimeline(): void {
   };
 }
 
-function taskRef(operation: string, provider: string, body: Record<string, unknown>): TaskRef {
-  counter += 1;
-  const { params, clientTaskId } = validateGeneration(operation, {
-    task_id: `webhook-${counter}`,
-    provider,
-    ...body,
-  });
-  return {
-    tenant_id: TENANT,
-    job_id: `webhook-callbacks-${counter}-${Date.now()}`,
-    client_task_id: clientTaskId,
-    operation,
-    provider,
-    params,
-  };
-}
-
-async function run(ref: TaskRef) {
-  expect(await taskRepository.create(ref)).toBe(true);
-  const execution = stack.runner.start(ref.job_id, JSON.stringify(ref));
-  await execution.done;
-  const polls = execution.states.filter((state) => state === 'PollProviderJob').length;
-  return { execution, polls, task: await taskRepository.get(TENANT, ref.job_id) };
-}
-
 describe('asynchronous jobs finished by webhook', () => {
   it('follows a 10-minute Tripo task in at most 15 state transitions', async () => {
     setTripoClockTimeline(30, 570);
     const started = Date.now();
     tripoTimeline();
-    const { execution, polls, task } = await run(
-      taskRef('text-to-model', 'tripo', { prompt: 'a lighthouse on a cliff' }),
+    const { execution, polls, task } = await workflow.run(
+      workflow.taskRef('text-to-model', 'tripo', { prompt: 'a lighthouse on a cliff' }),
     );
     expect(execution.status).toBe('SUCCEEDED');
     expect(task?.status).toBe('complete');
@@ -139,12 +81,15 @@ describe('asynchronous jobs finished by webhook', () => {
 
   it('follows a Flux job with a webhook in at most 15 state transitions', async () => {
     setFluxPendingPolls(1_000_000);
-    stack.runner.onCallbackWait = () => {
+    workflow.stack.runner.onCallbackWait = () => {
       endings.push('webhook');
       void flushFluxWebhooks();
     };
-    const { execution, polls, task } = await run(
-      taskRef('image-to-image', 'flux', { prompt: 'make it a watercolour', input_image_asset_url: inputUrl }),
+    const { execution, polls, task } = await workflow.run(
+      workflow.taskRef('image-to-image', 'flux', {
+        prompt: 'make it a watercolour',
+        input_image_asset_url: workflow.inputUrl,
+      }),
     );
     expect(execution.status).toBe('SUCCEEDED');
     expect(task?.status).toBe('complete');
@@ -161,7 +106,9 @@ describe('asynchronous jobs finished by webhook', () => {
     setTripoClockTimeline(10, 200);
     tripoWebhookSettings.deliver = false;
     tripoTimeline();
-    const { execution, task } = await run(taskRef('text-to-model', 'tripo', { prompt: 'a teapot' }));
+    const { execution, task } = await workflow.run(
+      workflow.taskRef('text-to-model', 'tripo', { prompt: 'a teapot' }),
+    );
     expect(execution.status).toBe('SUCCEEDED');
     expect(task?.status).toBe('complete');
     expect(execution.callbackWaits.length).toBeGreaterThan(0);
@@ -172,13 +119,16 @@ describe('asynchronous jobs finished by webhook', () => {
   it('completes a Flux job by polling when its webhook never comes, never polling within 2 s', async () => {
     setFluxPendingPolls(4);
     fluxSandboxSettings.deliverWebhooks = false;
-    stack.runner.onCallbackWait = ({ seconds, expire }) => {
+    workflow.stack.runner.onCallbackWait = ({ seconds, expire }) => {
       vi.setSystemTime(Date.now() + seconds * 1000);
       endings.push('timeout');
       expire();
     };
-    const { execution, polls, task } = await run(
-      taskRef('image-to-image', 'flux', { prompt: 'make it a watercolour', input_image_asset_url: inputUrl }),
+    const { execution, polls, task } = await workflow.run(
+      workflow.taskRef('image-to-image', 'flux', {
+        prompt: 'make it a watercolour',
+        input_image_asset_url: workflow.inputUrl,
+      }),
     );
     expect(execution.status).toBe('SUCCEEDED');
     expect(task?.status).toBe('complete');
@@ -193,18 +143,18 @@ describe('asynchronous jobs finished by webhook', () => {
     setFluxPendingPolls(0);
     fluxSandboxSettings.deliverWebhooks = false;
     let hooked = 0;
-    stack.runner.onCallbackWait = () => {
+    workflow.stack.runner.onCallbackWait = () => {
       hooked += 1;
     };
-    const ref = taskRef('image-to-image', 'flux', {
+    const ref = workflow.taskRef('image-to-image', 'flux', {
       prompt: 'make it a watercolour',
-      input_image_asset_url: inputUrl,
+      input_image_asset_url: workflow.inputUrl,
     });
     expect(await taskRepository.create(ref)).toBe(true);
     // The webhook is taken while the task is processing and no wait has stored a token yet.
-    expect(await taskRepository.markProcessing(TENANT, ref.job_id)).toBe(true);
-    expect(await noteCallback(TENANT, ref.job_id)).toEqual({ kind: 'noted' });
-    const execution = stack.runner.start(ref.job_id, JSON.stringify(ref));
+    expect(await taskRepository.markProcessing(SIMULATED_TENANT, ref.job_id)).toBe(true);
+    expect(await noteCallback(SIMULATED_TENANT, ref.job_id)).toEqual({ kind: 'noted' });
+    const execution = workflow.stack.runner.start(ref.job_id, JSON.stringify(ref));
     await execution.done;
     expect(execution.status).toBe('SUCCEEDED');
     // The token-recording step found the note and resumed its own wait through SendTaskSuccess.
@@ -216,29 +166,29 @@ describe('asynchronous jobs finished by webhook', () => {
 
 describe('the callback notes on the task (conditional writes)', () => {
   async function processingTask(): Promise<string> {
-    const ref = taskRef('text-to-model', 'tripo', { prompt: 'a cube' });
+    const ref = workflow.taskRef('text-to-model', 'tripo', { prompt: 'a cube' });
     expect(await taskRepository.create(ref)).toBe(true);
-    expect(await taskRepository.markProcessing(TENANT, ref.job_id)).toBe(true);
+    expect(await taskRepository.markProcessing(SIMULATED_TENANT, ref.job_id)).toBe(true);
     return ref.job_id;
   }
 
   it('lets exactly one of the webhook and the token-recording step resume, whichever comes first', async () => {
     const jobId = await processingTask();
     // Token first: the webhook takes it (once).
-    expect(await recordCallbackToken(TENANT, jobId, 'token-1')).toBe('stored');
-    expect(await noteCallback(TENANT, jobId)).toEqual({ kind: 'token', token: 'token-1' });
+    expect(await recordCallbackToken(SIMULATED_TENANT, jobId, 'token-1')).toBe('stored');
+    expect(await noteCallback(SIMULATED_TENANT, jobId)).toEqual({ kind: 'token', token: 'token-1' });
     // Webhook first: it leaves a note, which the next wait takes instead of storing its token.
-    expect(await noteCallback(TENANT, jobId)).toEqual({ kind: 'noted' });
-    expect(await recordCallbackToken(TENANT, jobId, 'token-2')).toBe('callback-arrived');
-    expect(await recordCallbackToken(TENANT, jobId, 'token-3')).toBe('stored');
+    expect(await noteCallback(SIMULATED_TENANT, jobId)).toEqual({ kind: 'noted' });
+    expect(await recordCallbackToken(SIMULATED_TENANT, jobId, 'token-2')).toBe('callback-arrived');
+    expect(await recordCallbackToken(SIMULATED_TENANT, jobId, 'token-3')).toBe('stored');
   });
 
   it('turns a webhook for a token nobody waits on into a note for the next wait', async () => {
     const jobId = await processingTask();
-    expect(await recordCallbackToken(TENANT, jobId, 'timed-out-token')).toBe('stored');
+    expect(await recordCallbackToken(SIMULATED_TENANT, jobId, 'timed-out-token')).toBe('stored');
     const sent: string[] = [];
     // The SFN API at the network edge: this token's wait has timed out.
-    const outcome = await resumeByCallback({ tenant_id: TENANT, job_id: jobId }, 'tripo', {
+    const outcome = await resumeByCallback({ tenant_id: SIMULATED_TENANT, job_id: jobId }, 'tripo', {
       resume: async (token) => {
         sent.push(token);
         return false;
@@ -246,13 +196,15 @@ describe('the callback notes on the task (conditional writes)', () => {
     });
     expect(outcome).toBe('noted');
     expect(sent).toEqual(['timed-out-token']);
-    expect(await recordCallbackToken(TENANT, jobId, 'next-token')).toBe('callback-arrived');
+    expect(await recordCallbackToken(SIMULATED_TENANT, jobId, 'next-token')).toBe('callback-arrived');
   });
 
   it('does nothing for a task that is no longer processing', async () => {
     const jobId = await processingTask();
-    expect(await taskRepository.markFailed(TENANT, jobId, 'failed for the test', 'internal')).toBe(true);
-    expect(await noteCallback(TENANT, jobId)).toEqual({ kind: 'not-processing' });
-    expect(await recordCallbackToken(TENANT, jobId, 'token')).toBe('not-processing');
+    expect(await taskRepository.markFailed(SIMULATED_TENANT, jobId, 'failed for the test', 'internal')).toBe(
+      true,
+    );
+    expect(await noteCallback(SIMULATED_TENANT, jobId)).toEqual({ kind: 'not-processing' });
+    expect(await recordCallbackToken(SIMULATED_TENANT, jobId, 'token')).toBe('not-processing');
   });
 });
