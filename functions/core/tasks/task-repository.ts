@@ -26,7 +26,8 @@ import { type StoredAsset, type Task, TaskSchema } from './task.ts';
  * finished task (complete or failed) is never changed again.
  */
 
-const taskKey = (tenantId: string, jobId: string) => ({
+/** A task's item key (also used by the webhook notes written on it). */
+export const taskKey = (tenantId: string, jobId: string) => ({
   pk: { S: `TENANT#${tenantId}` },
   sk: { S: `TASK#${jobId}` },
 });
@@ -332,14 +333,19 @@ async function* scanUnfinished(unmarkedOnly: boolean): AsyncGenerator<Task> {
   } while (startKey);
 }
 
-async function conditionalUpdate(
+/**
+ * One conditional UpdateItem on a task: true when it applied, false when the task is gone or the
+ * condition did not hold. Shared by every state change of a task (and the webhook notes on it,
+ * functions/core/webhooks/callback-store.ts), so each is a single conditional write.
+ */
+export async function conditionalUpdate(
   tenantId: string,
   jobId: string,
   expression: {
     update: string;
     condition: string;
-    names: Record<string, string>;
-    values: Record<string, NonNullable<ReturnType<typeof toAttribute>>>;
+    names?: Record<string, string>;
+    values?: Record<string, NonNullable<ReturnType<typeof toAttribute>>>;
   },
 ): Promise<boolean> {
   try {
@@ -349,8 +355,8 @@ async function conditionalUpdate(
         Key: taskKey(tenantId, jobId),
         UpdateExpression: expression.update,
         ConditionExpression: `attribute_exists(pk) AND ${expression.condition}`,
-        ExpressionAttributeNames: expression.names,
-        ExpressionAttributeValues: expression.values,
+        ...(expression.names ? { ExpressionAttributeNames: expression.names } : {}),
+        ...(expression.values ? { ExpressionAttributeValues: expression.values } : {}),
       }),
     );
     return true;

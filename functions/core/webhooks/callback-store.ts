@@ -1,5 +1,6 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, isConditionalCheckFailed, nowEpochSeconds, tableName } from '../store/dynamo.ts';
+import { conditionalUpdate, taskKey, taskRepository } from '../tasks/task-repository.ts';
 
 /**
  * What the webhook path keeps in the table (docs/api.md, Webhooks), beside the tasks:
@@ -14,11 +15,6 @@ import { dynamoClient, isConditionalCheckFailed, nowEpochSeconds, tableName } fr
  * DynamoDB's TTL removes old items lazily and the local table never, so every read checks
  * `expires_at` itself.
  */
-
-const taskKey = (tenantId: string, jobId: string) => ({
-  pk: { S: `TENANT#${tenantId}` },
-  sk: { S: `TASK#${jobId}` },
-});
 
 /** How long a provider job's lookup item lives: far past any job's deadline. */
 const LINK_TTL_SECONDS = 7 * 86_400;
@@ -110,36 +106,18 @@ export async function recordCallbackToken(
   jobId: string,
   token: string,
 ): Promise<TokenRecord> {
-  try {
-    await dynamoClient().send(
-      new UpdateItemCommand({
-        TableName: tableName(),
-        Key: taskKey(tenantId, jobId),
-        UpdateExpression: 'SET callback_token = :token',
-        ConditionExpression:
-          'attribute_exists(pk) AND #status = :processing AND attribute_not_exists(callback_arrived_at)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':token': { S: token }, ':processing': { S: 'processing' } },
-      }),
-    );
-    return 'stored';
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-  }
-  try {
-    await dynamoClient().send(
-      new UpdateItemCommand({
-        TableName: tableName(),
-        Key: taskKey(tenantId, jobId),
-        UpdateExpression: 'REMOVE callback_arrived_at, callback_token',
-        ConditionExpression: 'attribute_exists(callback_arrived_at)',
-      }),
-    );
-    return 'callback-arrived';
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return 'not-processing';
-    throw error;
-  }
+  const stored = await conditionalUpdate(tenantId, jobId, {
+    update: 'SET callback_token = :token',
+    condition: '#status = :processing AND attribute_not_exists(callback_arrived_at)',
+    names: { '#status': 'status' },
+    values: { ':token': { S: token }, ':processing': { S: 'processing' } },
+  });
+  if (stored) return 'stored';
+  const arrived = await conditionalUpdate(tenantId, jobId, {
+    update: 'REMOVE callback_arrived_at, callback_token',
+    condition: 'attribute_exists(callback_arrived_at)',
+  });
+  return arrived ? 'callback-arrived' : 'not-processing';
 }
 
 export type CallbackNote = { kind: 'token'; token: string } | { kind: 'noted' } | { kind: 'not-processing' };
@@ -168,30 +146,16 @@ export async function noteCallback(tenantId: string, jobId: string): Promise<Cal
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
     }
-    try {
-      await dynamoClient().send(
-        new UpdateItemCommand({
-          TableName: tableName(),
-          Key: taskKey(tenantId, jobId),
-          UpdateExpression: 'SET callback_arrived_at = :now',
-          ConditionExpression:
-            'attribute_exists(pk) AND #status = :processing AND attribute_not_exists(callback_token)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':processing': { S: 'processing' },
-            ':now': { S: new Date().toISOString() },
-          },
-        }),
-      );
-      return { kind: 'noted' };
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+    const noted = await conditionalUpdate(tenantId, jobId, {
+      update: 'SET callback_arrived_at = :now',
+      condition: '#status = :processing AND attribute_not_exists(callback_token)',
+      names: { '#status': 'status' },
+      values: { ':processing': { S: 'processing' }, ':now': { S: new Date().toISOString() } },
+    });
+    if (noted) return { kind: 'noted' };
     // Neither held: the task is not processing, or a token was stored between the two writes.
-    const current = await dynamoClient().send(
-      new GetItemCommand({ TableName: tableName(), Key: taskKey(tenantId, jobId), ConsistentRead: true }),
-    );
-    if (current.Item?.status?.S !== 'processing') return { kind: 'not-processing' };
+    if ((await taskRepository.get(tenantId, jobId))?.status !== 'processing')
+      return { kind: 'not-processing' };
   }
   return { kind: 'not-processing' };
 }
