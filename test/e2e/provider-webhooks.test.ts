@@ -66,6 +66,31 @@ function post(path: string, headers: Record<string, string>, body: string): Prom
   return fetch(`${stack.url}${path}`, { method: 'POST', headers, body });
 }
 
+/**
+ * Holds the task's first callback wait until the test has sent its forged deliveries (`expire()`
+ * then ends it as its timeout would); any later wait ends at once.
+ */
+function holdFirstCallbackWait(): { waiting: Promise<void>; expire: () => void } {
+  let expire: (() => void) | undefined;
+  const waiting = new Promise<void>((resolve) => {
+    stack.runner.onCallbackWait = (wait) => {
+      if (expire) wait.expire();
+      else expire = wait.expire;
+      resolve();
+    };
+  });
+  return { waiting, expire: () => expire?.() };
+}
+
+/** No webhook was taken: every wait timed out, and a poll found the job done. */
+async function expectCompletedByPolling(jobId: string): Promise<void> {
+  const final = await stack.waitForTask(jobId);
+  expect(final.status).toBe('complete');
+  const waits = stack.runner.executions.get(jobId)?.callbackWaits ?? [];
+  expect(waits.length).toBeGreaterThan(0);
+  expect(waits.every((wait) => wait.ended === 'timeout')).toBe(true);
+}
+
 describe('Tripo webhooks', () => {
   it('resumes the task by the signed webhook, polls once, and ignores a redelivery', async () => {
     const jobId = await submit('text-to-model', { provider: 'tripo', prompt: 'a lighthouse' });
@@ -84,17 +109,9 @@ describe('Tripo webhooks', () => {
 
   it('refuses a forged delivery with 401; the task still completes by polling', async () => {
     tripoWebhookSettings.deliver = false;
-    let expire: (() => void) | undefined;
-    const waiting = new Promise<void>((resolve) => {
-      stack.runner.onCallbackWait = (wait) => {
-        // The first wait is ended below, after the forged delivery; any later one at once.
-        if (expire) wait.expire();
-        else expire = wait.expire;
-        resolve();
-      };
-    });
+    const held = holdFirstCallbackWait();
     const jobId = await submit('text-to-model', { provider: 'tripo', prompt: 'a teapot' });
-    await waiting;
+    await held.waiting;
     const body = JSON.stringify({ id: 'x:task.completed', type: 'task.completed', data: { task_id: 'x' } });
     const t = Math.floor(Date.now() / 1000);
     const forged = createHmac('sha256', 'whsec_not_the_secret').update(`${t}.${body}`).digest('hex');
@@ -112,12 +129,8 @@ describe('Tripo webhooks', () => {
     const unsigned = await post('/webhooks/tripo', { 'content-type': 'application/json' }, body);
     expect(unsigned.status).toBe(401);
     // No webhook comes: the wait times out (ended here rather than after a minute) and a poll finds the job.
-    expire?.();
-    const final = await stack.waitForTask(jobId);
-    expect(final.status).toBe('complete');
-    const waits = stack.runner.executions.get(jobId)?.callbackWaits ?? [];
-    expect(waits.length).toBeGreaterThan(0);
-    expect(waits.every((wait) => wait.ended === 'timeout')).toBe(true);
+    held.expire();
+    await expectCompletedByPolling(jobId);
   });
 
   it('acknowledges events it does not act on with 200', async () => {
@@ -160,21 +173,13 @@ describe('BFL webhooks', () => {
 
   it('refuses a forged signature with 401 and an unknown token with 404; the task completes by polling', async () => {
     fluxSandboxSettings.deliverWebhooks = false;
-    let expire: (() => void) | undefined;
-    const waiting = new Promise<void>((resolve) => {
-      stack.runner.onCallbackWait = (wait) => {
-        // The first wait is ended below, after the forged delivery; any later one at once.
-        if (expire) wait.expire();
-        else expire = wait.expire;
-        resolve();
-      };
-    });
+    const held = holdFirstCallbackWait();
     const jobId = await submit('image-to-image', {
       provider: 'flux',
       prompt: 'make it a watercolour',
       input_image_asset_url: inputUrl,
     });
-    await waiting;
+    await held.waiting;
     const created = (await stack.sandboxRequests('flux')).at(-1);
     const url = String(created?.fields.webhook_url ?? '');
     expect(url).toMatch(/\/webhooks\/bfl\//);
@@ -186,11 +191,7 @@ describe('BFL webhooks', () => {
     expect(refused.status).toBe(401);
     const unknown = await post('/webhooks/bfl/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', {}, body);
     expect(unknown.status).toBe(404);
-    expire?.();
-    const final = await stack.waitForTask(jobId);
-    expect(final.status).toBe('complete');
-    const waits = stack.runner.executions.get(jobId)?.callbackWaits ?? [];
-    expect(waits.length).toBeGreaterThan(0);
-    expect(waits.every((wait) => wait.ended === 'timeout')).toBe(true);
+    held.expire();
+    await expectCompletedByPolling(jobId);
   });
 });
