@@ -159,6 +159,14 @@ describe('what the README says a bundle contains', () => {
     expect(contains('api/submit-generation', PROVIDER_RUN_CODE)).toEqual([]);
   });
 
+  it.each(['api/get-task-status', 'api/submit-generation'])(
+    '%s carries no registration body schema (only register-api-key and api-docs need it)',
+    (name) => {
+      expect(contains(name, /functions\/core\/auth\/register-request\.ts$/)).toEqual([]);
+      expect(contains(name, /functions\/core\/auth\/tenant-types\.ts$/)).toHaveLength(1);
+    },
+  );
+
   it('get-task-status builds result URLs without supabase-js', () => {
     expect(contains('api/get-task-status', /node_modules\/@supabase\//)).toEqual([]);
   });
@@ -233,11 +241,11 @@ describe('the API reference bundle (api-docs)', () => {
   it('loads the request schemas only: no provider run code, AWS SDK, middy, Supabase or store', () => {
     expect(contains('api/api-docs', PROVIDER_RUN_CODE)).toEqual([]);
     expect(contains('api/api-docs', /node_modules\/(@middy|@aws-sdk|@smithy|@supabase)\//)).toEqual([]);
-    // From auth/ only the registration body's schema, the one the handler validates with.
+    // From auth/ only the registration body's schema (the one the handler validates with) and its tenant types.
     expect(
       contains(
         'api/api-docs',
-        /functions\/core\/(http|auth\/(?!register-request\.ts)|storage\/|store\/|tasks\/(?!task\.ts))/,
+        /functions\/core\/(http|auth\/(?!register-request\.ts|tenant-types\.ts)|storage\/|store\/|tasks\/(?!task\.ts))/,
       ),
     ).toEqual([]);
     expect(contains('api/api-docs', /functions\/core\/operations\/request-catalogue\.ts$/)).toHaveLength(1);

@@ -5,9 +5,9 @@ import { getConfig } from '../config.ts';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { dynamoClient, fromItem, tableName, toItem } from '../store/dynamo.ts';
-import { TENANT_TYPES, type TenantType } from './register-request.ts';
+import { TENANT_TYPES, type TenantType } from './tenant-types.ts';
 
-export { TENANT_TYPES, type TenantType } from './register-request.ts';
+export { TENANT_TYPES, type TenantType } from './tenant-types.ts';
 
 /**
  * API keys and tenants (docs/api.md, Authentication and tenants). Only the SHA-256 of a key is stored; the plain key exists

@@ -1,9 +1,8 @@
 import * as z from 'zod';
 import { oneOf } from '../operations/fields.ts';
+import { TENANT_TYPES } from './tenant-types.ts';
 
-/** Tenant types of `POST /auth/register` (docs/api.md, Authentication and tenants). */
-export const TENANT_TYPES = ['shopify', 'supabase_app', 'custom', 'development'] as const;
-export type TenantType = (typeof TENANT_TYPES)[number];
+export { TENANT_TYPES, type TenantType } from './tenant-types.ts';
 
 /**
  * Metadata is kept as a map on the key's DynamoDB item. DynamoDB refuses an item over 400 KB and
