@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as z from 'zod';
-import { buildOpenApiDocument } from '../../../functions/core/openapi/document.ts';
+import { buildOpenApiDocument, pascal } from '../../../functions/core/openapi/document.ts';
 import {
   ALL_OPERATIONS,
   operationRequest,
+  providerRule,
   providersOf,
-  selectProvider,
 } from '../../../functions/core/operations/request-catalogue.ts';
 
 /**
@@ -138,34 +138,6 @@ export function describe(schema: PropertySchema): string {
   if (schema.minItems !== undefined || schema.maxItems !== undefined)
     parts.push(`${schema.minItems ?? 0}–${schema.maxItems ?? '∞'} items`);
   return parts.join(', ');
-}
-
-function pascal(name: string): string {
-  return name
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]?.toUpperCase() + part.slice(1))
-    .join('');
-}
-
-/** The request's default provider, or the fixed one of an operation that takes none. */
-function providerRule(operation: string): { defaultProvider?: string; providerless?: string } {
-  // Asked of the catalogue itself rather than copied: a body without a provider selects the
-  // default (or fails), and a provider-less operation ignores whatever the body names.
-  let defaultProvider: string | undefined;
-  try {
-    defaultProvider = selectProvider(operation, {}).provider;
-  } catch {
-    defaultProvider = undefined;
-  }
-  let providerless: string | undefined;
-  try {
-    providerless = selectProvider(operation, { provider: '\u0000none' }).provider;
-  } catch {
-    providerless = undefined;
-  }
-  if (providerless) return { providerless };
-  return defaultProvider ? { defaultProvider } : {};
 }
 
 export interface GeneratedProvider {

@@ -4,8 +4,8 @@ import {
   ALL_OPERATIONS,
   type OperationName,
   operationRequest,
+  providerRule,
   providersOf,
-  selectProvider,
 } from '../operations/request-catalogue.ts';
 import { DOCS_ASSETS, INIT_SCRIPT_NAME } from './docs-page.ts';
 import {
@@ -69,7 +69,8 @@ const OPERATION_SUMMARIES: Record<OperationName, string> = {
 const INPUT_URL_DESCRIPTION =
   'A Supabase Storage object URL of the configured project: `<SUPABASE_URL>/storage/v1/object/public/…` or `…/object/sign/…` (docs/api.md, Generation requests). Fetched when the task runs.';
 
-function pascal(name: string): string {
+/** `text-to-image` → `TextToImage`: the names of the document's schemas (and the client's types). */
+export function pascal(name: string): string {
   return name
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
@@ -93,25 +94,6 @@ function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   return rest;
 }
 
-/** The provider the handler uses when a body names none, found by asking the handler's own code. */
-function defaultProviderOf(operation: string): string | undefined {
-  try {
-    return selectProvider(operation, {}).provider;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when the operation ignores `provider` (downscale), asked of the handler's own code. */
-function ignoresProvider(operation: string): boolean {
-  try {
-    selectProvider(operation, { provider: '\u0000 not a provider' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface OperationBody {
   /** components.schemas name of the operation's body. */
   name: string;
@@ -121,8 +103,9 @@ interface OperationBody {
 /** One operation's request body: its providers' schemas, and their union on `provider`. */
 function operationBody(operation: OperationName): OperationBody {
   const providers = providersOf(operation);
-  const fallback = defaultProviderOf(operation);
-  const providerless = ignoresProvider(operation);
+  const rule = providerRule(operation);
+  const fallback = rule.providerless ?? rule.defaultProvider;
+  const providerless = rule.providerless !== undefined;
   const schemas: Record<string, JsonSchema> = {};
   const variants: { provider: string; name: string }[] = [];
   for (const provider of providers) {

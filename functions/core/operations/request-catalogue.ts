@@ -90,6 +90,18 @@ export function findOperation(operation: string | undefined): Map<string, Operat
 }
 
 /**
+ * How an operation's `provider` is chosen (docs/api.md, Generation requests): `{ providerless }`
+ * when the body's provider is ignored (downscale), `{ defaultProvider }` when it may be left out,
+ * else `{}` (required). The OpenAPI document and the client generator read it.
+ */
+export function providerRule(operation: string): { defaultProvider?: string; providerless?: string } {
+  const providerless = PROVIDERLESS[operation as OperationName];
+  if (providerless) return { providerless };
+  const defaultProvider = DEFAULT_PROVIDERS[operation as OperationName];
+  return defaultProvider ? { defaultProvider } : {};
+}
+
+/**
  * The provider entry a request selects: `provider` from the body (or the operation's default),
  * 400 `Unsupported provider …` outside the operation's row (clients match on those words).
  */
