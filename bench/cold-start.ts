@@ -5,16 +5,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { API_FUNCTIONS } from '../functions/api/routes.ts';
-import { esbuildOptions } from '../infra/constructs/bff-function.ts';
+import { esbuildOptions, sourceMapOptions } from '../infra/constructs/bff-function.ts';
 
 /**
  * Cold-start module cost of each API Lambda, the part of a cold start this code controls: each
  * handler is bundled exactly as the CDK stack bundles it (`esbuildOptions`, shared with the stack
- * and test/infra/bundle-budgets.test.ts: ESM, minified, node22, AWS SDK bundled, source map),
- * then imported in fresh Node 22 processes with the Lambda's `--enable-source-maps`; the figure is
- * the median time to evaluate the bundle. The targets take turns run by run, so a busy (shared)
+ * and test/infra/bundle-budgets.test.ts: CommonJS, minified, node22, AWS SDK bundled, source
+ * map), then loaded with `require`, as Lambda loads a CommonJS handler, in fresh Node 22 processes
+ * with the Node options the stack gives an API function (`sourceMapOptions`: none, the API
+ * functions map the stacks they log themselves); the figure is the median time to evaluate the
+ * bundle. The targets take turns run by run, so a busy (shared)
  * machine slows them alike. Baseline in the same run: a bundle of an empty handler (Node's own
- * ESM loading). Beside the wall time, the importing process's CPU time over the same span: on a
+ * module loading); and, as a floor for every function that reads the table, a handler that only
+ * reads one item with the AWS SDK's DynamoDB client (bench/fixtures/dynamodb-only.ts). Beside the wall time, the importing process's CPU time over the same span: on a
  * busy shared machine the wall time mostly measures waiting for a core, the CPU time much less.
  * Run: `npm run bench:cold-start` (`-- --runs 9` to change the count).
  */
@@ -23,6 +26,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const runsArgument = process.argv.indexOf('--runs');
 const RUNS = runsArgument > 0 ? Number(process.argv[runsArgument + 1]) : 7;
+/** NODE_OPTIONS of a deployed API function. */
+const NODE_FLAGS = (sourceMapOptions('api-gateway').NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 
 async function bundle(entry: string, outfile: string): Promise<number> {
   await build(esbuildOptions(entry, outfile));
@@ -34,8 +39,8 @@ async function bundle(entry: string, outfile: string): Promise<number> {
  * same span, which other work on a shared machine inflates less than the wall time.
  */
 function importMs(file: string): { wall: number; cpu: number } {
-  const script = `const c = process.cpuUsage(); const t = process.hrtime.bigint(); await import(${JSON.stringify(file)}); const wall = Number(process.hrtime.bigint() - t) / 1e6; const u = process.cpuUsage(c); process.stdout.write(wall + ' ' + (u.user + u.system) / 1000);`;
-  const result = spawnSync(NODE, ['--enable-source-maps', '--input-type=module', '-e', script], {
+  const script = `const c = process.cpuUsage(); const t = process.hrtime.bigint(); require(${JSON.stringify(file)}); const wall = Number(process.hrtime.bigint() - t) / 1e6; const u = process.cpuUsage(c); process.stdout.write(wall + ' ' + (u.user + u.system) / 1000);`;
+  const result = spawnSync(NODE, [...NODE_FLAGS, '-e', script], {
     encoding: 'utf8',
   });
   if (result.status !== 0) throw new Error(`import of ${file} failed: ${result.stderr}`);
@@ -54,13 +59,14 @@ try {
   writeFileSync(baselineEntry, 'export const handler = async () => ({ statusCode: 200 });\n');
   const targets = [
     { name: 'baseline (empty handler)', entry: baselineEntry },
+    { name: 'DynamoDB client alone', entry: join(ROOT, 'bench', 'fixtures', 'dynamodb-only.ts') },
     ...API_FUNCTIONS.map((name) => ({ name, entry: join(ROOT, 'functions', 'api', `${name}.ts`) })),
   ];
   const bundles: { name: string; outfile: string; bytes: number; times: number[]; cpu: number[] }[] = [];
   for (const target of targets) {
     const outdir = join(work, target.name.replace(/\W+/g, '-'));
     mkdirSync(outdir, { recursive: true });
-    const outfile = join(outdir, 'index.mjs');
+    const outfile = join(outdir, 'index.js');
     bundles.push({
       name: target.name,
       outfile,

@@ -1,7 +1,13 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import { redactSecretValue } from './observability/redaction.ts';
 import type { ModelSetting, ProviderSettings } from './providers/provider-settings.ts';
+
+// zod's functional build (`zod/mini`): every function parses its configuration at cold start, and
+// the status path loads no other zod (README, Cold start). Its messages come from zod's English
+// locale, which `zod/mini` does not load by itself.
+z.config(en());
 
 /**
  * Configuration from the environment, parsed once per cold start. Settings that only some
@@ -9,12 +15,17 @@ import type { ModelSetting, ProviderSettings } from './providers/provider-settin
  * missing variable fails fast with its name.
  */
 
-const booleanFromString = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
+const booleanFromString = z.pipe(
+  z.enum(['true', 'false', '1', '0']),
+  z.transform((value: 'true' | 'false' | '1' | '0') => value === 'true' || value === '1'),
+);
 
-const positiveInt = z.coerce.number().int().positive();
-const nonNegativeInt = z.coerce.number().int().min(0);
+/** A whole number from its text, within `[min, max]`. */
+const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.pipe(z.coerce.number(), z.int().check(z.minimum(min), z.maximum(max)));
+const positiveInt = intFrom(1);
+const nonNegativeInt = intFrom(0);
+const nonEmpty = z.string().check(z.minLength(1));
 
 /** The longest API_KEY_CACHE_SECONDS accepted (also the stage setting's bound). */
 export const API_KEY_CACHE_MAX_SECONDS = 60;
@@ -27,70 +38,70 @@ export const API_KEY_CACHE_MAX_SECONDS = 60;
 export const GENERATION_EXECUTION_TIMEOUT_SECONDS = 7200;
 
 const EnvironmentSchema = z.object({
-  STAGE: z.string().min(1).default('local'),
+  STAGE: z._default(nonEmpty, 'local'),
   /**
    * Set to `true` only where a stage is explicitly marked non-production (CDK context
    * `nonProduction`, the local stack): the test key works and keys are issued as `makeit3d_test_…`.
    * Unset means production, whatever the stage is called.
    */
-  NON_PRODUCTION: booleanFromString.default(false),
-  AWS_REGION: z.string().min(1).default('us-east-1'),
-  TABLE_NAME: z.string().min(1).default('makeit3d-bff'),
-  DYNAMODB_ENDPOINT: z.url().optional(),
-  STATE_MACHINE_ARN: z.string().min(1).optional(),
-  STEPFUNCTIONS_ENDPOINT: z.url().optional(),
-  SUPABASE_URL: z.url().optional(),
-  SUPABASE_BUCKET: z.string().min(1).default('makeit3d-app-assets'),
-  SUPABASE_BUCKET_PUBLIC: booleanFromString.default(true),
-  SUPABASE_SIGNED_URL_TTL_SECONDS: positiveInt.default(3600),
-  SUPABASE_CONCEPT_IMAGES_TABLE: z.string().min(1).default('concept_images'),
-  SUPABASE_MODELS_TABLE: z.string().min(1).default('models'),
-  PROVIDER_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
-  RATE_LIMIT_GENERATION_PER_MINUTE: positiveInt.default(60),
-  RATE_LIMIT_STATUS_PER_MINUTE: positiveInt.default(600),
+  NON_PRODUCTION: z._default(booleanFromString, false),
+  AWS_REGION: z._default(nonEmpty, 'us-east-1'),
+  TABLE_NAME: z._default(nonEmpty, 'makeit3d-bff'),
+  DYNAMODB_ENDPOINT: z.optional(z.url()),
+  STATE_MACHINE_ARN: z.optional(nonEmpty),
+  STEPFUNCTIONS_ENDPOINT: z.optional(z.url()),
+  SUPABASE_URL: z.optional(z.url()),
+  SUPABASE_BUCKET: z._default(nonEmpty, 'makeit3d-app-assets'),
+  SUPABASE_BUCKET_PUBLIC: z._default(booleanFromString, true),
+  SUPABASE_SIGNED_URL_TTL_SECONDS: z._default(positiveInt, 3600),
+  SUPABASE_CONCEPT_IMAGES_TABLE: z._default(nonEmpty, 'concept_images'),
+  SUPABASE_MODELS_TABLE: z._default(nonEmpty, 'models'),
+  PROVIDER_TIMEOUT_SECONDS: z._default(z.coerce.number().check(z.positive()), 300),
+  RATE_LIMIT_GENERATION_PER_MINUTE: z._default(positiveInt, 60),
+  RATE_LIMIT_STATUS_PER_MINUTE: z._default(positiveInt, 600),
   /** Failed `POST /auth/register` attempts one client address may make per window, then 429. */
-  REGISTRATION_FAILURES_PER_WINDOW: positiveInt.default(10),
+  REGISTRATION_FAILURES_PER_WINDOW: z._default(positiveInt, 10),
   /** The window starts at an address's first failure; its attempts answer 429 until it ends. */
-  REGISTRATION_FAILURE_WINDOW_SECONDS: positiveInt.default(15 * 60),
-  TASK_RETENTION_DAYS: positiveInt.default(90),
-  IDEMPOTENCY_RETENTION_HOURS: positiveInt.default(24),
+  REGISTRATION_FAILURE_WINDOW_SECONDS: z._default(positiveInt, 15 * 60),
+  TASK_RETENTION_DAYS: z._default(positiveInt, 90),
+  IDEMPOTENCY_RETENTION_HOURS: z._default(positiveInt, 24),
   /**
    * How long a claimed Idempotency-Key may wait for its task to be written before a repeat treats
    * the claim as dead and takes it over (longer than the submit function's 20 s timeout).
    */
-  IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(30),
-  MAX_INPUT_BYTES: positiveInt.default(20 * 1024 * 1024),
+  IDEMPOTENCY_CLAIM_TIMEOUT_SECONDS: z._default(nonNegativeInt, 30),
+  MAX_INPUT_BYTES: z._default(positiveInt, 20 * 1024 * 1024),
   /**
    * Multiplies the waits between in-step retries (transient-retry.ts). 1 in every deployment; the
    * local test stack sets 0 with its zero retry intervals, so tests of retried faults do not sleep.
    */
-  RETRY_WAIT_SCALE: z.coerce.number().min(0).max(1).default(1),
+  RETRY_WAIT_SCALE: z._default(z.coerce.number().check(z.minimum(0), z.maximum(1)), 1),
   /** Where the Secrets Manager API is (tests point it at a local server); AWS needs none. */
-  SECRETS_MANAGER_ENDPOINT: z.url().optional(),
+  SECRETS_MANAGER_ENDPOINT: z.optional(z.url()),
   /**
    * How long a secret read from Secrets Manager is used before it is read again, so a key put or
    * rotated after the deploy reaches warm functions within minutes. 0 reads it on every use.
    */
-  SECRETS_TTL_SECONDS: nonNegativeInt.default(300),
+  SECRETS_TTL_SECONDS: z._default(nonNegativeInt, 300),
   /**
    * How long a process may accept a key it found active less than this many seconds ago without
    * reading its item again (auth/api-keys.ts). 0 (the default): every request reads it, so a
    * revoked key is refused from the next request on (docs/api.md, Authentication and tenants).
    */
-  API_KEY_CACHE_SECONDS: nonNegativeInt.max(API_KEY_CACHE_MAX_SECONDS).default(0),
+  API_KEY_CACHE_SECONDS: z._default(intFrom(0, API_KEY_CACHE_MAX_SECONDS), 0),
   /**
    * The scheduled reconciler (functions/ops/reconcile-stuck-tasks.ts): a task still `pending` this
    * long after its last change never had its execution started (the submit died between writing
    * it and StartExecution), so the reconciler starts it.
    */
-  STUCK_PENDING_SECONDS: nonNegativeInt.default(300),
+  STUCK_PENDING_SECONDS: z._default(nonNegativeInt, 300),
   /**
    * A task still `processing` this long after its last change has outlived any execution (the
    * state machine's own timeout plus a margin): if its execution is gone, it is failed `internal`.
    */
-  STUCK_PROCESSING_SECONDS: nonNegativeInt.default(GENERATION_EXECUTION_TIMEOUT_SECONDS + 600),
+  STUCK_PROCESSING_SECONDS: z._default(nonNegativeInt, GENERATION_EXECUTION_TIMEOUT_SECONDS + 600),
   /** A finished task whose Supabase rows still do not show it this long after: written again. */
-  STUCK_ROWS_SECONDS: nonNegativeInt.default(900),
+  STUCK_ROWS_SECONDS: z._default(nonNegativeInt, 900),
 });
 
 export type Config = z.infer<typeof EnvironmentSchema> & {
@@ -129,7 +140,12 @@ export function resetConfig(): void {
 const providerValues = new Map<string, string>();
 
 /** A provider setting from its variable, else its default; an invalid value names the variable. */
-function providerValue(variable: string, fallback: string, schema: z.ZodType<string>, what: string): string {
+function providerValue(
+  variable: string,
+  fallback: string,
+  schema: z.ZodMiniType<string>,
+  what: string,
+): string {
   const known = providerValues.get(variable);
   if (known !== undefined) return known;
   const raw = process.env[variable];
@@ -151,7 +167,7 @@ export function providerModel(setting: ModelSetting): string {
   return providerValue(
     setting.env,
     setting.default,
-    z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/),
+    z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,100}$/)),
     "a provider model id (letters, digits, '.', '_', ':' or '-')",
   );
 }
@@ -248,6 +264,9 @@ export function getSecret(name: string): Promise<string | undefined> {
 
 async function readSecret(arn: string): Promise<string | undefined> {
   const config = getConfig();
+  // Loaded on the first read from Secrets Manager: the status path and the local stack never read
+  // one, and in a CommonJS bundle the module is then neither evaluated nor fully compiled.
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('./secrets-manager.ts');
   secretsClient ??= new SecretsManagerClient({
     region: config.AWS_REGION,
     ...(config.SECRETS_MANAGER_ENDPOINT ? { endpoint: config.SECRETS_MANAGER_ENDPOINT } : {}),

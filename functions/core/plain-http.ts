@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { isAppError, MethodNotAllowedError, PayloadTooLargeError } from './errors.ts';
 import { describeError, invocationLogger, logger } from './logger.ts';
+import { errorStack } from './observability/error-stack.ts';
 
 /**
  * The HTTP answer shape every API Lambda shares, without the middleware stack: http.ts builds
@@ -84,7 +85,7 @@ export function plainHandler(
 function serverErrorResponse(error: unknown, headers: Record<string, string>): LambdaResult {
   logger.error('Unhandled error', {
     ...describeError(error),
-    stack: error instanceof Error ? error.stack : undefined,
+    stack: errorStack(error),
   });
   return json(500, { detail: 'Internal server error' }, headers);
 }

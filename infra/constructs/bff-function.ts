@@ -17,11 +17,13 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const SOURCE_TAG = 'makeit3d:source';
 
 /**
- * Lets CommonJS dependencies call `require` inside the ESM bundle. The import is aliased so it
- * cannot collide with a bundled module's own top-level `createRequire` import.
+ * The bundles are CommonJS, so `import.meta.url` (which the image codecs and the docs page use to
+ * find the files copied beside their bundle) is given its value from `__filename` once, at the
+ * top of the bundle. The banner comes before esbuild's own "use strict", so it states it itself:
+ * the bundle keeps the strict mode its ES module sources were written for.
  */
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __bffCreateRequire } from 'node:module'; const require = __bffCreateRequire(import.meta.url);";
+const IMPORT_META_URL = '__bffImportMetaUrl';
+const IMPORT_META_URL_BANNER = `"use strict";var ${IMPORT_META_URL}=require("node:url").pathToFileURL(__filename).href;`;
 
 /**
  * How every function is bundled, in one place: the stack hands these to NodejsFunction, and
@@ -30,8 +32,17 @@ const CREATE_REQUIRE_BANNER =
  */
 export const BUNDLE_SETTINGS = {
   target: 'node22',
+  // CommonJS, which Lambda loads with `require`: each `node:` built-in is then required where the
+  // module that uses it is first evaluated, so the credential providers' child_process, fs and
+  // http2 load only if they run, and no built-in pays for an ES module facade (Node evaluates
+  // every export of a built-in imported from ESM: `node:http`'s lazy WebSocket getter alone
+  // loads undici). Measured by `npm run bench:cold-start`; the README has the figures.
+  format: 'cjs',
+  // Dependencies' ES module builds (esbuild converts them): tree-shaken, and smaller and faster
+  // to evaluate than their CommonJS builds (the AWS SDK's dist-cjs bundle took longer to load).
   mainFields: ['module', 'main'],
-  banner: CREATE_REQUIRE_BANNER,
+  banner: IMPORT_META_URL_BANNER,
+  define: { 'import.meta.url': IMPORT_META_URL },
   minify: true,
   // Error names are the state machine's Retry/Catch vocabulary: minification must not touch them.
   keepNames: true,
@@ -44,7 +55,7 @@ export const BUNDLE_SETTINGS = {
 
 /**
  * esbuild's options for bundling `entry` to `outfile` exactly as NodejsFunction does with
- * BUNDLE_SETTINGS (ESM, `index.mjs` beside its source map), plus a metafile for the budget test.
+ * BUNDLE_SETTINGS (CommonJS, `index.js` beside its source map), plus a metafile for the budget test.
  */
 export function esbuildOptions(entry: string, outfile: string): BuildOptions & { metafile: true } {
   return {
@@ -52,10 +63,11 @@ export function esbuildOptions(entry: string, outfile: string): BuildOptions & {
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: BUNDLE_SETTINGS.format,
     target: BUNDLE_SETTINGS.target,
     mainFields: [...BUNDLE_SETTINGS.mainFields],
     banner: { js: BUNDLE_SETTINGS.banner },
+    define: { ...BUNDLE_SETTINGS.define },
     minify: BUNDLE_SETTINGS.minify,
     keepNames: BUNDLE_SETTINGS.keepNames,
     sourcemap: BUNDLE_SETTINGS.sourceMap,
@@ -114,7 +126,7 @@ export interface BffFunctionProps {
 }
 
 /**
- * A BFF Lambda with the project's defaults fixed in one place: Node.js 22 on ARM64, an ESM
+ * A BFF Lambda with the project's defaults fixed in one place: Node.js 22 on ARM64, a CommonJS
  * esbuild bundle (local esbuild, never Docker), X-Ray tracing, Powertools settings, and JSON logs
  * into a log group of its own with a retention. Its role starts with nothing but writing to that
  * log group (no AWS managed policy, whose logs actions cover every log group); the stack adds
@@ -154,18 +166,18 @@ export class BffFunction extends NodejsFunction {
       applicationLogLevelV2: ApplicationLogLevel[props.logLevel],
       logGroup,
       environment: {
-        // Stack traces point into the TypeScript sources, not the minified bundle.
-        NODE_OPTIONS: '--enable-source-maps',
+        ...sourceMapOptions(props.invoker),
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
         ...props.environment,
       },
       bundling: {
-        format: OutputFormat.ESM,
+        format: OutputFormat.CJS,
         target: BUNDLE_SETTINGS.target,
         mainFields: [...BUNDLE_SETTINGS.mainFields],
         banner: BUNDLE_SETTINGS.banner,
+        define: { ...BUNDLE_SETTINGS.define },
         minify: BUNDLE_SETTINGS.minify,
         keepNames: BUNDLE_SETTINGS.keepNames,
         sourceMap: BUNDLE_SETTINGS.sourceMap,
@@ -180,7 +192,7 @@ export class BffFunction extends NodejsFunction {
           afterBundling: (_inputDir: string, outputDir: string) =>
             filesBesideBundle.map(
               (file) =>
-                `if grep -qF ${shellQuote(path.basename(file))} ${shellQuote(`${outputDir}/index.mjs`)}; then cp ${shellQuote(file)} ${shellQuote(`${outputDir}/`)}; fi`,
+                `if grep -qF ${shellQuote(path.basename(file))} ${shellQuote(`${outputDir}/index.js`)}; then cp ${shellQuote(file)} ${shellQuote(`${outputDir}/`)}; fi`,
             ),
         },
       },
@@ -188,6 +200,18 @@ export class BffFunction extends NodejsFunction {
     Tags.of(this).add(SOURCE_TAG, sourceFile);
     acknowledgeFindings(this, props.invoker);
   }
+}
+
+/**
+ * Stack traces point into the TypeScript sources, not the minified bundle, everywhere, by two
+ * means. The API functions catch every error and log its stack through
+ * functions/core/observability/error-stack.ts, which reads the bundle's source map only then:
+ * Node's `--enable-source-maps` would read and parse the whole map at every cold start, a cost
+ * on each first request (README, Cold start). The other functions throw their errors to the
+ * Lambda runtime (the state machine's Retry/Catch vocabulary), whose log line only Node can map.
+ */
+export function sourceMapOptions(invoker: Invoker): Record<string, string> {
+  return invoker === 'api-gateway' ? {} : { NODE_OPTIONS: '--enable-source-maps' };
 }
 
 /** cdk-nag findings that are decisions for every BFF function, each with its reason. */

@@ -20,7 +20,7 @@ import { OPS_FUNCTIONS, RECONCILE_FUNCTION } from '../../infra/stacks/function-s
 const KIB = 1024;
 
 /**
- * Budgets in KiB of `index.mjs`: measured 2026-12-02 plus modest headroom. health and not-found
+ * Budgets in KiB of `index.js`: measured 2026-12-02 plus modest headroom. health and not-found
  * (50 KiB), get-task-status (600 KiB) and submit-generation (1 MiB) meet the targets. Each
  * workflow function carries only the state it runs (functions/core/workflow/*.ts): the states
  * that record a task read the request side of the catalogue (521–794 KiB), process-image the
@@ -65,10 +65,10 @@ const work = mkdtempSync(join(tmpdir(), 'makeit3d-bundles-'));
 const bundles = new Map<string, Bundle>();
 
 async function bundle(source: string): Promise<Bundle> {
-  const outfile = join(work, source.replace(/\W+/g, '-'), 'index.mjs');
+  const outfile = join(work, source.replace(/\W+/g, '-'), 'index.js');
   const result = await build(esbuildOptions(join(REPO_ROOT, source), outfile));
-  const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith('index.mjs'));
-  if (!output) throw new Error(`esbuild wrote no index.mjs for ${source}`);
+  const output = Object.entries(result.metafile.outputs).find(([path]) => path.endsWith('index.js'));
+  if (!output) throw new Error(`esbuild wrote no index.js for ${source}`);
   const inputs = Object.entries((output[1] as Metafile['outputs'][string]).inputs)
     .filter(([, input]) => input.bytesInOutput > 0)
     .map(([path]) => path);

@@ -121,8 +121,8 @@ export function isCodecFailure(error: unknown): boolean {
 export const jpegCodec = new LazyCodec<LibJpegTurboModule>(() => {
   const compiled = loadWasmModule(JPEG_ASSET);
   // This package's Emscripten glue is CommonJS and, in Node, evaluates `__dirname` (only to locate
-  // the .wasm we hand it anyway). An ESM bundle has no `__dirname`, so the lookup would throw a
-  // ReferenceError; give it one unless the bundle's banner already did.
+  // the .wasm we hand it anyway). The CommonJS bundles have one; where the sources run as ES
+  // modules (the local stack, the tests) the lookup would throw a ReferenceError, so give it one.
   if (typeof globalThis.__dirname === 'undefined') {
     Object.defineProperty(globalThis, '__dirname', {
       value: path.dirname(fileURLToPath(import.meta.url)),

@@ -1,7 +1,7 @@
 import { getConfig } from '../config.ts';
 import { logger } from '../logger.ts';
 import type { Task } from '../tasks/task.ts';
-import { supabaseClient } from './supabase.ts';
+import { supabaseRows } from './supabase-rows.ts';
 
 /**
  * Rows in the Supabase tables `concept_images` (2D) and `models` (3D), docs/api.md, Results: one row per
@@ -59,8 +59,8 @@ export function rowsForTask(task: Task, assetUrls: string[]): ResultRow[] {
 }
 
 export async function upsertRows(table: string, rows: ResultRow[]): Promise<void> {
-  const supabase = await supabaseClient();
-  const { error } = await supabase.from(table).upsert(rows, { onConflict: 'job_id,result_index' });
+  const client = await supabaseRows();
+  const { error } = await client.from(table).upsert(rows, { onConflict: 'job_id,result_index' });
   if (error) throw new Error(`Could not write ${table} rows: ${error.message}`);
 }
 
