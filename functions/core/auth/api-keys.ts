@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { getConfig } from '../config.ts';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import { logger } from '../logger.ts';
@@ -22,10 +22,14 @@ export interface Tenant {
   tenant_type: TenantType;
 }
 
+/**
+ * zod's functional build (`zod/mini`), as task records use (tasks/task.ts): the status function
+ * loads none of zod's method-chaining API (test/infra/bundle-budgets.test.ts).
+ */
 const ApiKeyRecordSchema = z.object({
   tenant_id: z.string(),
   tenant_type: z.enum(TENANT_TYPES),
-  tenant_name: z.string().nullable().optional(),
+  tenant_name: z.optional(z.nullable(z.string())),
   active: z.boolean(),
 });
 

@@ -24,6 +24,29 @@ export const UNFINISHED_INDEX = {
 
 let client: DynamoDBClient | undefined;
 
+/**
+ * One client per process. Every API request makes two or three calls with it, so its fixed cost
+ * per call counts (under the local stack's status-read load it was the largest part of the host's
+ * time; README, `npm run bench:local`):
+ * - `cacheMiddleware`: the SDK resolves each command class's middleware stack once instead of on
+ *   every `send`; allowed because nothing here changes a client's middleware after it is made
+ *   (option documented in @smithy/core `dist-types/submodules/client/smithy-client/client.d.ts`,
+ *   `cacheMiddleware`, checked 2026-12);
+ * - the SDK's logger middleware goes: this client keeps the SDK's default no-op logger, with which
+ *   that middleware logs nothing and only adds a step to every call (@aws-sdk/core
+ *   `dist-cjs/submodules/client/index.js`, `loggerMiddleware`, checked 2026-12);
+ * - one request signer for the client's life: without a `signer` option the SDK builds a new
+ *   SigV4 signer (copying the whole client configuration) for every request, from the same
+ *   credentials provider, region and service name each time (after the first call it reuses the
+ *   region and name it resolved then: @aws-sdk/core
+ *   `dist-cjs/submodules/httpAuthSchemes/index.js`, `resolveAwsSdkSigV4Config`, checked 2026-12).
+ *   The signer asks the credentials provider on every request, so refreshed credentials are still
+ *   used; every request is still signed, with the same signature as before.
+ * Against a DynamoDB endpoint of our own (DYNAMODB_ENDPOINT: the local stack's dynalite, tests),
+ * also without the user-agent headers (nothing reads them there) and without the recursion
+ * detection middleware, which adds trace headers only inside a Lambda function (same file,
+ * `recursionDetectionMiddleware`). What each call sends and means is otherwise unchanged.
+ */
 export function dynamoClient(): DynamoDBClient {
   if (client) return client;
   const config = getConfig();
@@ -31,7 +54,23 @@ export function dynamoClient(): DynamoDBClient {
     region: config.AWS_REGION,
     ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
     maxAttempts: 3,
+    cacheMiddleware: true,
   });
+  client.middlewareStack.remove('loggerMiddleware');
+  const newSigner = client.config.signer;
+  let signer: ReturnType<typeof newSigner> | undefined;
+  client.config.signer = (authScheme) => {
+    // A signer that could not be made is not kept: the next request tries again, as before.
+    signer ??= newSigner(authScheme).catch((error: unknown) => {
+      signer = undefined;
+      throw error;
+    });
+    return signer;
+  };
+  if (config.DYNAMODB_ENDPOINT) {
+    client.middlewareStack.remove('getUserAgentMiddleware');
+    client.middlewareStack.remove('recursionDetectionMiddleware');
+  }
   return client;
 }
 
