@@ -6,6 +6,7 @@ import { authenticate, type Tenant } from './auth/api-keys.ts';
 import { enforceRateLimit, type RateBucket } from './auth/rate-limiter.ts';
 import { isAppError, UnauthorizedError, ValidationError } from './errors.ts';
 import { describeError, invocationLogger, type Logger, logger } from './logger.ts';
+import { errorStack } from './observability/error-stack.ts';
 import { checkBodySize, clientErrorResponse, json, MAX_BODY_BYTES } from './plain-http.ts';
 
 /**
@@ -106,7 +107,7 @@ export function errorResponse(
   }
   log.error('Unhandled error', {
     ...describeError(error),
-    stack: error instanceof Error ? error.stack : undefined,
+    stack: errorStack(error),
   });
   return json(500, { detail: 'Internal server error' }, headers);
 }
