@@ -5,7 +5,7 @@ import { redactSecretValue } from './observability/redaction.ts';
 import type { ModelSetting, ProviderSettings } from './providers/provider-settings.ts';
 
 // zod's functional build (`zod/mini`): every function parses its configuration at cold start, and
-// the status path loads no other zod (README, Cold start). Its messages come from zod's English
+// the status path loads no other zod (README, Benchmarks). Its messages come from zod's English
 // locale, which `zod/mini` does not load by itself.
 z.config(en());
 

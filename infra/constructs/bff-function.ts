@@ -207,7 +207,7 @@ export class BffFunction extends NodejsFunction {
  * means. The API functions catch every error and log its stack through
  * functions/core/observability/error-stack.ts, which reads the bundle's source map only then:
  * Node's `--enable-source-maps` would read and parse the whole map at every cold start, a cost
- * on each first request (README, Cold start). The other functions throw their errors to the
+ * on each first request (README, Benchmarks). The other functions throw their errors to the
  * Lambda runtime (the state machine's Retry/Catch vocabulary), whose log line only Node can map.
  */
 export function sourceMapOptions(invoker: Invoker): Record<string, string> {

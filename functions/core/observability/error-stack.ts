@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 /**
  * Stack traces that point into the TypeScript sources, with the source map read only when an
  * error is logged. The API functions run without Node's `--enable-source-maps`, which reads and
- * parses the bundle's whole map at every cold start (README, Cold start); they catch every error
+ * parses the bundle's whole map at every cold start (README, Benchmarks); they catch every error
  * and log its stack through here, so their logs still name `functions/…/*.ts:line:column`.
  * Where Node maps stacks itself (the workflow functions, whose errors go to the Lambda runtime),
  * or outside a bundle (the local stack and the tests run the sources), stacks pass unchanged.

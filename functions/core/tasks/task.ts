@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
 
 // zod's functional build (`zod/mini`, the same core as `zod`): the status path parses tasks with
-// these schemas and never loads zod's method-chaining API, a tenth of the size and of the cold
-// start cost (README, Cold start). Schemas of both builds nest in each other.
+// these schemas and never loads zod's method-chaining API (95 KiB and ≈ 14 ms to load, against
+// 18 KiB and ≈ 3 ms: README, Benchmarks). Schemas of both builds nest in each other.
 
 export const TASK_STATUSES = ['pending', 'processing', 'complete', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
