@@ -133,10 +133,10 @@ describe('the registration body in the document agrees with the handler', () => 
 /**
  * @sparticuz/chromium's arguments are tuned for AWS Lambda, where the browser runs as one process:
  * `--single-process` (and `--no-zygote`, which goes with it there). On a normal machine both are
- * left out and the browser runs its usual processes: Chromium's design documents (Process Models,
- * https://www.chromium.org/developers/design-documents/process-models/, checked 2026-12) call the
- * single-process model one "designed for testing and development purposes" that "may contain bugs
- * that are not present in the other architectures". A browser that dies while starting (seen once
+ * left out and the browser runs its default process model, the one Chromium's design documents
+ * say "best fits most users" (the others, single-process among them, are supported "to allow
+ * experimentation": Process Models, https://www.chromium.org/developers/design-documents/process-models/,
+ * checked 2026-12). A browser that dies while starting (seen once
  * here: SIGSEGV at launch on a loaded machine) is started once more: that is the test tool
  * failing, not the page.
  */
