@@ -18,7 +18,7 @@ import { getConfig, resetConfig } from '../../functions/core/config.ts';
 import { resetSfnClient } from '../../functions/core/executions/execution-starter.ts';
 import { logger } from '../../functions/core/logger.ts';
 import { resetOpenaiClient } from '../../functions/core/providers/openai/client.ts';
-import { resetSupabaseClient } from '../../functions/core/storage/supabase.ts';
+import { resetSupabaseClients } from '../../functions/core/storage/supabase-connection.ts';
 import {
   type Item,
   resetDynamoClient,
@@ -362,7 +362,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     resetDynamoClient();
     resetSfnClient();
     resetTaskCallbacksClient();
-    resetSupabaseClient();
+    resetSupabaseClients();
     resetOpenaiClient();
     const config = getConfig();
 

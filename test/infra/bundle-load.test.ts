@@ -143,7 +143,7 @@ describe('logged stacks point into the sources without --enable-source-maps', ()
     expect(stack).not.toContain(outfileOf(THROWS));
   });
 
-  it('leaves stacks alone where Node maps them itself', () => {
+  it("with Node's own mapping (the workflow functions' flag), stacks still name the sources", () => {
     const stack = String(run(THROWS, {}, ['--enable-source-maps']));
     expect(stack).toContain('test/fixtures/bundles/throws.ts:14:9');
   });

@@ -26,6 +26,8 @@ export interface SimulatedClockWorkflow {
   readonly inputUrl: string;
   /** A validated task of the development tenant, as the submit handler would store it. */
   taskRef(operation: string, provider: string, body: Record<string, unknown>): TaskRef;
+  /** The Flux job these tests follow: image-to-image of `inputUrl`. */
+  fluxTaskRef(): TaskRef;
   /** Stores the task, runs its execution to the end, and reads the task back. */
   run(ref: TaskRef): Promise<{
     execution: ReturnType<TestStack['runner']['start']>;
@@ -87,6 +89,12 @@ export function simulatedClockWorkflow(
     get inputUrl() {
       if (inputUrl === undefined) throw new Error('The input is uploaded in beforeAll');
       return inputUrl;
+    },
+    fluxTaskRef() {
+      return this.taskRef('image-to-image', 'flux', {
+        prompt: 'make it a watercolour',
+        input_image_asset_url: this.inputUrl,
+      });
     },
     taskRef(operation, provider, body) {
       counter += 1;

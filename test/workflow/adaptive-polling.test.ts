@@ -49,12 +49,7 @@ describe('adaptive polling without webhooks', () => {
 
   it('never polls a Flux job more often than every 2 s', async () => {
     setFluxPendingPolls(4);
-    const { execution, polls, task } = await workflow.run(
-      workflow.taskRef('image-to-image', 'flux', {
-        prompt: 'make it a watercolour',
-        input_image_asset_url: workflow.inputUrl,
-      }),
-    );
+    const { execution, polls, task } = await workflow.run(workflow.fluxTaskRef());
     expect(task?.status).toBe('complete');
     expect(polls).toBe(5);
     expect(execution.waits).toHaveLength(5);
@@ -64,12 +59,7 @@ describe('adaptive polling without webhooks', () => {
   it('fails a Flux job stuck Pending at its 10-minute deadline after a few dozen polls', async () => {
     // Pending (progress 0) for far longer than the deadline.
     setFluxPendingPolls(1_000_000);
-    const { execution, polls, simulatedSeconds, task } = await workflow.run(
-      workflow.taskRef('image-to-image', 'flux', {
-        prompt: 'make it a watercolour',
-        input_image_asset_url: workflow.inputUrl,
-      }),
-    );
+    const { execution, polls, simulatedSeconds, task } = await workflow.run(workflow.fluxTaskRef());
     expect(execution.status).toBe('FAILED');
     expect(task).toMatchObject({ status: 'failed', error_code: 'provider_timeout' });
     expect(task?.error).toMatch(/did not finish within 10 minutes \(timed out\)/);

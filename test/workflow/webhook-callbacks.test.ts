@@ -85,12 +85,7 @@ describe('asynchronous jobs finished by webhook', () => {
       endings.push('webhook');
       void flushFluxWebhooks();
     };
-    const { execution, polls, task } = await workflow.run(
-      workflow.taskRef('image-to-image', 'flux', {
-        prompt: 'make it a watercolour',
-        input_image_asset_url: workflow.inputUrl,
-      }),
-    );
+    const { execution, polls, task } = await workflow.run(workflow.fluxTaskRef());
     expect(execution.status).toBe('SUCCEEDED');
     expect(task?.status).toBe('complete');
     expect(execution.states.length).toBeLessThanOrEqual(15);
@@ -124,12 +119,7 @@ describe('asynchronous jobs finished by webhook', () => {
       endings.push('timeout');
       expire();
     };
-    const { execution, polls, task } = await workflow.run(
-      workflow.taskRef('image-to-image', 'flux', {
-        prompt: 'make it a watercolour',
-        input_image_asset_url: workflow.inputUrl,
-      }),
-    );
+    const { execution, polls, task } = await workflow.run(workflow.fluxTaskRef());
     expect(execution.status).toBe('SUCCEEDED');
     expect(task?.status).toBe('complete');
     expect(polls).toBe(5);
@@ -146,10 +136,7 @@ describe('asynchronous jobs finished by webhook', () => {
     workflow.stack.runner.onCallbackWait = () => {
       hooked += 1;
     };
-    const ref = workflow.taskRef('image-to-image', 'flux', {
-      prompt: 'make it a watercolour',
-      input_image_asset_url: workflow.inputUrl,
-    });
+    const ref = workflow.fluxTaskRef();
     expect(await taskRepository.create(ref)).toBe(true);
     // The webhook is taken while the task is processing and no wait has stored a token yet.
     expect(await taskRepository.markProcessing(SIMULATED_TENANT, ref.job_id)).toBe(true);

@@ -30,12 +30,10 @@ function sourceMap(): SourceMap | null {
 }
 
 /** `<bundle>:line:column` in a stack frame, as V8 writes it. */
-function framePattern(file: string): RegExp {
-  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`(?:file://)?${escaped}:(\\d+):(\\d+)`, 'g');
-}
-
-let bundleFrame: RegExp | undefined;
+const bundleFrame = new RegExp(
+  `(?:file://)?${bundleFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+):(\\d+)`,
+  'g',
+);
 
 /**
  * A source path from the map (relative to the bundle's directory, so it starts with `../` as far
@@ -49,7 +47,6 @@ function repositoryPath(source: string): string {
 export function sourceMappedStack(stack: string): string {
   const map = sourceMap();
   if (!map) return stack;
-  bundleFrame ??= framePattern(bundleFile);
   return stack.replace(bundleFrame, (frame, line: string, column: string) => {
     const origin = map.findOrigin(Number(line), Number(column));
     if (!('fileName' in origin)) return frame;

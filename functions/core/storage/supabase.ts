@@ -1,5 +1,5 @@
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
-import { fetchWithTimeout, perConnection, resetSupabaseClients } from './supabase-connection.ts';
+import { fetchWithTimeout, perConnection } from './supabase-connection.ts';
 
 /** The supabase-js client with the service key, for Storage (asset-storage.ts). */
 // Pure: a bundle that never calls it leaves supabase-js out (esbuild keeps top-level calls otherwise).
@@ -9,7 +9,3 @@ export const supabaseClient: () => Promise<SupabaseClient> = /* @__PURE__ */ per
     global: { fetch: fetchWithTimeout },
   }),
 );
-
-export function resetSupabaseClient(): void {
-  resetSupabaseClients();
-}

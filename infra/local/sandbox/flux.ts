@@ -17,6 +17,7 @@ import {
 } from './image-input.ts';
 import { faultedDownload, parseResultFault, type ResultFault } from './result-faults.ts';
 import { jsonResponse, type SandboxContext, type SandboxSimulator } from './sandbox.ts';
+import { deliverWebhook } from './webhook-delivery.ts';
 
 /**
  * Black Forest Labs, FLUX.1 Kontext [pro] / [max] (docs/providers/flux.md; faults: docs/api.md, Local stack):
@@ -111,17 +112,7 @@ async function sendFluxWebhook(id: string): Promise<void> {
   }
   const record: FluxWebhookDelivery = { taskId: id, url: task.webhook.url, headers, body, status: 0 };
   webhookDeliveries.push(record);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const answer = await fetch(task.webhook.url, { method: 'POST', headers, body });
-      record.status = answer.status;
-      await answer.arrayBuffer().catch(() => undefined);
-      if (answer.ok) return;
-    } catch {
-      record.status = 0;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
-  }
+  await deliverWebhook(task.webhook.url, headers, body, record);
 }
 
 export function setFluxPendingPolls(polls: number): void {

@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { deliverWebhook } from '../webhook-delivery.ts';
 import type { Task } from './state.ts';
 import { tripoSandboxSettings } from './state.ts';
 
@@ -134,15 +135,5 @@ async function send(task: Task): Promise<void> {
   };
   const record: TripoWebhookDelivery = { taskId: task.id, event, headers, body, status: 0 };
   deliveries.push(record);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const answer = await fetch(target.url, { method: 'POST', headers, body });
-      record.status = answer.status;
-      await answer.arrayBuffer().catch(() => undefined);
-      if (answer.ok) return;
-    } catch {
-      record.status = 0;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
-  }
+  await deliverWebhook(target.url, headers, body, record);
 }
