@@ -3,15 +3,15 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { API_FUNCTIONS } from '../functions/api/routes.ts';
-import { esbuildOptions, sourceMapOptions } from '../infra/constructs/bff-function.ts';
+import { sourceMapOptions } from '../infra/constructs/bff-function.ts';
+import { bundleFunction } from '../infra/constructs/bundling.ts';
 
 /**
  * Cold-start module cost of each API Lambda, the part of a cold start this code controls: each
- * handler is bundled exactly as the CDK stack bundles it (`esbuildOptions`, shared with the stack
- * and test/infra/bundle-budgets.test.ts: CommonJS, minified, node22, AWS SDK bundled, source
- * map), then loaded with `require`, as Lambda loads a CommonJS handler, in fresh Node 22 processes
+ * handler is bundled exactly as the CDK stack bundles it (`bundleFunction`, shared with the stack
+ * and the bundle tests: CommonJS, minified, node22, AWS SDK bundled but for the credential
+ * sources it imports on demand, which are built beside it; source map), then loaded with `require`, as Lambda loads a CommonJS handler, in fresh Node 22 processes
  * with the Node options the stack gives an API function (`sourceMapOptions`: none, the API
  * functions map the stacks they log themselves); the figure is the median time to evaluate the
  * bundle. The targets take turns run by run, so a busy (shared)
@@ -29,9 +29,9 @@ const RUNS = runsArgument > 0 ? Number(process.argv[runsArgument + 1]) : 7;
 /** NODE_OPTIONS of a deployed API function. */
 const NODE_FLAGS = (sourceMapOptions('api-gateway').NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 
-async function bundle(entry: string, outfile: string): Promise<number> {
-  await build(esbuildOptions(entry, outfile));
-  return statSync(outfile).size;
+async function bundle(entry: string, outdir: string): Promise<number> {
+  await bundleFunction(entry, outdir);
+  return statSync(join(outdir, 'index.js')).size;
 }
 
 /**
@@ -70,7 +70,7 @@ try {
     bundles.push({
       name: target.name,
       outfile,
-      bytes: await bundle(target.entry, outfile),
+      bytes: await bundle(target.entry, outdir),
       times: [],
       cpu: [],
     });

@@ -1,83 +1,16 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Duration, type RemovalPolicy, Tags, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import type { BuildOptions } from 'esbuild';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/core/observability/metrics.ts';
 import type { LogLevel } from '../stacks/stage-settings.ts';
-
-/** The repository root: esbuild's project root, and where `functions/` and the lock file live. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { BUNDLE_SETTINGS, REPO_ROOT } from './bundling.ts';
 
 /** Tag naming the source file of a function, so operators (and the tests) can tell them apart. */
 export const SOURCE_TAG = 'makeit3d:source';
-
-/**
- * The bundles are CommonJS, so `import.meta.url` (which the image codecs and the docs page use to
- * find the files copied beside their bundle) is given its value from `__filename` once, at the
- * top of the bundle. The banner comes before esbuild's own "use strict", so it states it itself:
- * the bundle keeps the strict mode its ES module sources were written for.
- */
-const IMPORT_META_URL = '__bffImportMetaUrl';
-const IMPORT_META_URL_BANNER = `"use strict";var ${IMPORT_META_URL}=require("node:url").pathToFileURL(__filename).href;`;
-
-/**
- * How every function is bundled, in one place: the stack hands these to NodejsFunction, and
- * bench/cold-start.ts and test/infra/bundle-budgets.test.ts build with `esbuildOptions`, so the
- * sizes they measure are the deployed ones.
- */
-export const BUNDLE_SETTINGS = {
-  target: 'node22',
-  // CommonJS, which Lambda loads with `require`: each `node:` built-in is then required where the
-  // module that uses it is first evaluated, so the credential providers' child_process, fs and
-  // http2 load only if they run, and no built-in pays for an ES module facade (Node evaluates
-  // every export of a built-in imported from ESM: `node:http`'s lazy WebSocket getter alone
-  // loads undici). Measured by `npm run bench:cold-start`; the README has the figures.
-  format: 'cjs',
-  // Dependencies' ES module builds (esbuild converts them): tree-shaken, and smaller and faster
-  // to evaluate than their CommonJS builds (the AWS SDK's dist-cjs bundle took longer to load).
-  mainFields: ['module', 'main'],
-  banner: IMPORT_META_URL_BANNER,
-  define: { 'import.meta.url': IMPORT_META_URL },
-  minify: true,
-  // Error names are the state machine's Retry/Catch vocabulary: minification must not touch them.
-  keepNames: true,
-  sourceMap: true,
-  sourcesContent: false,
-  // Nothing external: the AWS SDK is bundled too (the version the tests ran against, rather than
-  // whichever the runtime ships), so it counts against each bundle's budget.
-  externalModules: [] as string[],
-} as const;
-
-/**
- * esbuild's options for bundling `entry` to `outfile` exactly as NodejsFunction does with
- * BUNDLE_SETTINGS (CommonJS, `index.js` beside its source map), plus a metafile for the budget test.
- */
-export function esbuildOptions(entry: string, outfile: string): BuildOptions & { metafile: true } {
-  return {
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: BUNDLE_SETTINGS.format,
-    target: BUNDLE_SETTINGS.target,
-    mainFields: [...BUNDLE_SETTINGS.mainFields],
-    banner: { js: BUNDLE_SETTINGS.banner },
-    define: { ...BUNDLE_SETTINGS.define },
-    minify: BUNDLE_SETTINGS.minify,
-    keepNames: BUNDLE_SETTINGS.keepNames,
-    sourcemap: BUNDLE_SETTINGS.sourceMap,
-    sourcesContent: BUNDLE_SETTINGS.sourcesContent,
-    external: [...BUNDLE_SETTINGS.externalModules],
-    absWorkingDir: REPO_ROOT,
-    metafile: true,
-    logLevel: 'error',
-  };
-}
 
 /** `functions/<folder>/<name>.ts`: the entry of a function. */
 export function sourceFileOf(folder: BffFunctionProps['folder'], name: string): string {
@@ -85,12 +18,13 @@ export function sourceFileOf(folder: BffFunctionProps['folder'], name: string): 
 }
 
 /**
- * The files of `candidates` (absolute paths) that a bundle needs beside it: those whose file name
- * its code names (the image codecs name each .wasm they load), so a function that never decodes
- * an image carries no .wasm. The stack applies the same rule with grep after bundling.
+ * The shell command that completes a bundle after NodejsFunction's esbuild: the on-demand modules
+ * (on-demand-modules.ts) beside `index.js`, built by the Node.js that runs the CDK app (Node 22,
+ * with tsx, as `cdk.json` runs it) from the repository root.
  */
-export function filesNamedIn(bundleText: string, candidates: readonly string[]): string[] {
-  return candidates.filter((file) => bundleText.includes(path.basename(file)));
+function completeBundleCommand(outputDir: string): string {
+  const script = path.join(REPO_ROOT, 'infra', 'constructs', 'build-on-demand-modules.ts');
+  return `cd ${shellQuote(REPO_ROOT)} && ${shellQuote(process.execPath)} --import tsx ${shellQuote(script)} ${shellQuote(outputDir)}`;
 }
 
 /** Who calls a function, which decides where its failed invocations go. */
@@ -189,11 +123,13 @@ export class BffFunction extends NodejsFunction {
           beforeBundling: () => [],
           beforeInstall: () => [],
           // `filesNamedIn`: a file is copied only when the bundle names it.
-          afterBundling: (_inputDir: string, outputDir: string) =>
-            filesBesideBundle.map(
+          afterBundling: (_inputDir: string, outputDir: string) => [
+            completeBundleCommand(outputDir),
+            ...filesBesideBundle.map(
               (file) =>
                 `if grep -qF ${shellQuote(path.basename(file))} ${shellQuote(`${outputDir}/index.js`)}; then cp ${shellQuote(file)} ${shellQuote(`${outputDir}/`)}; fi`,
             ),
+          ],
         },
       },
     });

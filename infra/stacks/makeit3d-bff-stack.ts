@@ -12,9 +12,10 @@ import { TABLE_KEYS, UNFINISHED_INDEX } from '../../functions/core/store/dynamo.
 import { WORKFLOW_FUNCTIONS } from '../../functions/workflow/index.ts';
 import { BffAlarms } from '../constructs/bff-alarms.ts';
 import { BffDashboard } from '../constructs/bff-dashboard.ts';
-import { BffFunction, type Invoker, REPO_ROOT } from '../constructs/bff-function.ts';
+import { BffFunction, type Invoker } from '../constructs/bff-function.ts';
 import { BffHttpApi } from '../constructs/bff-http-api.ts';
 import { BffSecrets } from '../constructs/bff-secrets.ts';
+import { REPO_ROOT } from '../constructs/bundling.ts';
 import {
   GenerationWorkflow,
   grantDescribeExecutions,

@@ -6,7 +6,7 @@ import { type Browser, chromium as playwright } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenApiDocument } from '../../functions/core/openapi/document.ts';
 import { servedOperations } from '../../functions/core/operations/request-catalogue.ts';
-import { REPO_ROOT } from '../../infra/constructs/bff-function.ts';
+import { REPO_ROOT } from '../../infra/constructs/bundling.ts';
 import { startTestStack, TEST_KEY, type TestStack } from '../support/local-stack.ts';
 
 /**

@@ -2,10 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wasmAssetFiles } from '../../functions/core/images/codecs.ts';
-import { esbuildOptions, filesNamedIn, REPO_ROOT } from '../../infra/constructs/bff-function.ts';
+import { bundleFunction, filesNamedIn, REPO_ROOT } from '../../infra/constructs/bundling.ts';
 
 /**
  * The deployed bundles are CommonJS (infra/constructs/bff-function.ts, BUNDLE_SETTINGS), which
@@ -68,9 +67,9 @@ const CODECS = 'test/fixtures/bundles/codecs.ts';
 
 beforeAll(async () => {
   for (const name of NAMES)
-    await build(esbuildOptions(join(REPO_ROOT, 'functions', `${name}.ts`), outfileOf(name)));
-  await build(esbuildOptions(join(REPO_ROOT, THROWS), outfileOf(THROWS)));
-  await build(esbuildOptions(join(REPO_ROOT, CODECS), outfileOf(CODECS)));
+    await bundleFunction(join(REPO_ROOT, 'functions', `${name}.ts`), dirname(outfileOf(name)));
+  await bundleFunction(join(REPO_ROOT, THROWS), dirname(outfileOf(THROWS)));
+  await bundleFunction(join(REPO_ROOT, CODECS), dirname(outfileOf(CODECS)));
 });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));

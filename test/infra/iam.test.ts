@@ -3,7 +3,7 @@ import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_FUNCTIONS } from '../../functions/api/routes.ts';
 import { WORKFLOW_FUNCTIONS } from '../../functions/workflow/index.ts';
-import { REPO_ROOT } from '../../infra/constructs/bff-function.ts';
+import { REPO_ROOT } from '../../infra/constructs/bundling.ts';
 import { type Statement, SUPABASE_URL, SynthesizedStack } from './synthesized-stack.ts';
 
 /**

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../functions/api/routes.ts';
-import { REPO_ROOT } from '../../infra/constructs/bff-function.ts';
+import { REPO_ROOT } from '../../infra/constructs/bundling.ts';
 import {
   DEFAULT_THROTTLE,
   PROVIDER_OVERRIDE_KEYS,

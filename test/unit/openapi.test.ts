@@ -16,7 +16,7 @@ import {
   servedOperations,
 } from '../../functions/core/operations/request-catalogue.ts';
 import { validateGenerationRequest } from '../../functions/core/operations/request-validation.ts';
-import { REPO_ROOT } from '../../infra/constructs/bff-function.ts';
+import { REPO_ROOT } from '../../infra/constructs/bundling.ts';
 
 /**
  * The OpenAPI document (docs/api.md, OpenAPI and /docs) against a maintained OpenAPI validator,
