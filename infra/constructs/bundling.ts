@@ -35,7 +35,11 @@ export const BUNDLE_SETTINGS = {
   banner: IMPORT_META_URL_BANNER,
   define: { 'import.meta.url': IMPORT_META_URL },
   minify: true,
-  // Error names are the state machine's Retry/Catch vocabulary: minification must not touch them.
+  // Function and class names survive minification: logged stacks name the functions of the
+  // sources, and dependencies read names at run time (the SDK's credential chain tells its no-op
+  // logger apart by `constructor.name`: @aws-sdk/credential-provider-node `defaultProvider.js`).
+  // Our errors name themselves (`name`, errors.ts: the state machine's Retry/Catch vocabulary).
+  // ≈ 4 ms of get-task-status's cold start (README, Benchmarks).
   keepNames: true,
   sourceMap: true,
   sourcesContent: false,
