@@ -11,14 +11,16 @@ import { bundleFunction } from '../infra/constructs/bundling.ts';
  * Cold-start module cost of each API Lambda, the part of a cold start this code controls: each
  * handler is bundled exactly as the CDK stack bundles it (`bundleFunction`, shared with the stack
  * and the bundle tests: CommonJS, minified, node22, AWS SDK bundled but for the credential
- * sources it imports on demand, which are built beside it; source map), then loaded with `require`, as Lambda loads a CommonJS handler, in fresh Node 22 processes
- * with the Node options the stack gives an API function (`sourceMapOptions`: none, the API
- * functions map the stacks they log themselves); the figure is the median time to evaluate the
- * bundle. The targets take turns run by run, so a busy (shared)
- * machine slows them alike. Baseline in the same run: a bundle of an empty handler (Node's own
- * module loading); and, as a floor for every function that reads the table, a handler that only
- * reads one item with the AWS SDK's DynamoDB client (bench/fixtures/dynamodb-only.ts). Beside the wall time, the importing process's CPU time over the same span: on a
- * busy shared machine the wall time mostly measures waiting for a core, the CPU time much less.
+ * sources it imports on demand, which are built beside it; source map), then loaded with
+ * `require`, as Lambda loads a CommonJS handler, in fresh Node 22 processes with the Node options
+ * the stack gives an API function (`sourceMapOptions`: none, the API functions map the stacks they
+ * log themselves); the figure is the median time to evaluate the bundle. The targets take turns
+ * run by run, so a busy (shared) machine slows them alike. Baseline in the same run: a bundle of
+ * an empty handler (Node's own module loading); and, as a floor for every function that reads the
+ * table, a handler that only reads one item with the AWS SDK's DynamoDB client
+ * (bench/fixtures/dynamodb-only.ts). Beside the wall time, the importing process's CPU time over
+ * the same span: on a busy shared machine the wall time mostly measures waiting for a core, the
+ * CPU time much less.
  * Run: `npm run bench:cold-start` (`-- --runs 9` to change the count).
  */
 

@@ -62,6 +62,7 @@ function baseOptions(): BundleBaseOptions {
     keepNames: BUNDLE_SETTINGS.keepNames,
     sourcemap: BUNDLE_SETTINGS.sourceMap,
     sourcesContent: BUNDLE_SETTINGS.sourcesContent,
+    absWorkingDir: REPO_ROOT,
   };
 }
 
@@ -77,7 +78,6 @@ export function esbuildOptions(entry: string, outfile: string): BuildOptions & {
     bundle: true,
     platform: 'node',
     external: [...BUNDLE_SETTINGS.externalModules],
-    absWorkingDir: REPO_ROOT,
     metafile: true,
     logLevel: 'error',
   };

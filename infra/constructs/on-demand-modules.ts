@@ -1,9 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
  * Packages the AWS SDK loads only when it needs them, and which the bundles therefore leave out
@@ -20,7 +17,10 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
  * sets the function role's credentials in the environment. Left out of the bundle, the chain is
  * unchanged: the same sources in the same order, each one loaded when it is reached, which is
  * what the SDK's own `import()`s were written for. `npm run bench:cold-start` measures what it
- * saves (README, Benchmarks); test/infra/bundle-load.test.ts runs a bundle against every source.
+ * saves (README, Benchmarks); test/infra/credential-sources.test.ts runs a bundle against every
+ * source. The SDK's `import()` resolves as an ES module import, which never consults NODE_PATH:
+ * a module missing beside the bundle fails the chain, and is never replaced by the copy of the
+ * SDK that the Lambda runtime carries.
  *
  * Only packages that the bundles reach through `import()` belong here: a static import would load
  * the package at start anyway (test/infra/bundle-budgets.test.ts checks this for every function).
@@ -45,25 +45,31 @@ export function onDemandModulesNamedIn(bundleText: string): string[] {
 }
 
 /**
- * esbuild's options for one on-demand module: its package (resolved from the repository, where the
- * lock file installs a single copy of each; the budget test checks that) bundled as CommonJS with
+ * esbuild's options for one on-demand module: its package (resolved from the project root, where
+ * the lock file installs a single copy of each; the budget test checks that) bundled as CommonJS with
  * the functions' own settings, the other on-demand modules left out in turn (the shared config
  * file source reaches SSO, `credential_process`, web identity and the metadata endpoints itself).
  */
 function onDemandModuleOptions(name: string, outputDir: string, settings: BundleBaseOptions): BuildOptions {
   return {
     ...settings,
-    stdin: { contents: `export * from ${JSON.stringify(name)};`, resolveDir: REPO_ROOT, loader: 'js' },
+    stdin: {
+      contents: `export * from ${JSON.stringify(name)};`,
+      resolveDir: settings.absWorkingDir,
+      loader: 'js',
+    },
     outfile: onDemandModuleFile(outputDir, name),
     bundle: true,
     platform: 'node',
     external: ON_DEMAND_MODULES.filter((other) => other !== name),
-    absWorkingDir: REPO_ROOT,
     logLevel: 'error',
   };
 }
 
-/** The settings an on-demand module is bundled with: the functions' own (bff-function.ts). */
+/**
+ * The settings an on-demand module is bundled with: the functions' own (bundling.ts), and their
+ * project root (`absWorkingDir`), whose node_modules the packages come from.
+ */
 export type BundleBaseOptions = Pick<
   BuildOptions,
   | 'format'
@@ -75,7 +81,7 @@ export type BundleBaseOptions = Pick<
   | 'keepNames'
   | 'sourcemap'
   | 'sourcesContent'
->;
+> & { absWorkingDir: string };
 
 /**
  * Builds, beside the bundle in `outputDir` (`index.js`), every on-demand module its code names and
@@ -96,7 +102,7 @@ export async function buildOnDemandModules(
     await build(onDemandModuleOptions(name, outputDir, settings));
     writeFileSync(
       path.join(path.dirname(file), 'package.json'),
-      `${JSON.stringify({ name, version: installedVersion(name), type: 'commonjs', main: 'index.js' })}\n`,
+      `${JSON.stringify({ name, version: installedVersion(settings.absWorkingDir, name), type: 'commonjs', main: 'index.js' })}\n`,
     );
     built.push(name);
     pending.push(...onDemandModulesNamedIn(readFileSync(file, 'utf8')));
@@ -104,8 +110,8 @@ export async function buildOnDemandModules(
   return built.sort();
 }
 
-/** The version of `name` installed at the repository's top level (the copy bundled). */
-export function installedVersion(name: string): string {
-  const manifest = path.join(REPO_ROOT, 'node_modules', ...name.split('/'), 'package.json');
+/** The version of `name` installed at the top level of `root` (the copy bundled). */
+export function installedVersion(root: string, name: string): string {
+  const manifest = path.join(root, 'node_modules', ...name.split('/'), 'package.json');
   return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }

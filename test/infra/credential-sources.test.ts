@@ -170,7 +170,7 @@ describe("the SDK's credential chain in a bundle", () => {
       expect(existsSync(file), name).toBe(true);
       expect(JSON.parse(readFileSync(join(file, '..', 'package.json'), 'utf8'))).toEqual({
         name,
-        version: installedVersion(name),
+        version: installedVersion(REPO_ROOT, name),
         type: 'commonjs',
         main: 'index.js',
       });
