@@ -159,6 +159,14 @@ function writeFile(name: string, text: string): string {
   return file;
 }
 
+/** A copy of the bundle's directory without its on-demand modules. */
+function copyWithoutOnDemandModules(name: string): string {
+  const copy = join(work, `bundle-${name}`);
+  cpSync(bundleDir, copy, { recursive: true });
+  rmSync(join(copy, 'node_modules'), { recursive: true });
+  return copy;
+}
+
 function loadedModule(run: Run, name: string): boolean {
   return run.loaded.includes(onDemandModuleFile(bundleDir, name));
 }
@@ -178,9 +186,7 @@ describe("the SDK's credential chain in a bundle", () => {
   });
 
   it("takes the environment's credentials (Lambda's) without any on-demand module: a bundle without them runs", async () => {
-    const bare = join(work, 'bundle-without-on-demand-modules');
-    cpSync(bundleDir, bare, { recursive: true });
-    rmSync(join(bare, 'node_modules'), { recursive: true });
+    const bare = copyWithoutOnDemandModules('environment');
     const run = await runBundle(bare, {
       AWS_ACCESS_KEY_ID: 'AKIAENVIRONMENT',
       AWS_SECRET_ACCESS_KEY: 'secret',
@@ -190,6 +196,20 @@ describe("the SDK's credential chain in a bundle", () => {
     expect(run.answer).toMatchObject({ Item: { pk: { S: 'task#1' } } });
     expect(lastGetItemKey()).toBe('AKIAENVIRONMENT');
     expect(run.loaded).toEqual([]);
+  });
+
+  it("fails, rather than take another copy, when a source's module is missing: NODE_PATH (where Lambda keeps its own SDK) is not searched", async () => {
+    const bare = copyWithoutOnDemandModules('missing');
+    const credentials = writeFile(
+      'credentials-unreachable',
+      '[default]\naws_access_key_id = AKIASHAREDFILE\naws_secret_access_key = secret\n',
+    );
+    const run = await runBundle(bare, {
+      AWS_SHARED_CREDENTIALS_FILE: credentials,
+      // The repository's node_modules holds every source's package: found only through NODE_PATH.
+      NODE_PATH: join(REPO_ROOT, 'node_modules'),
+    });
+    expect(run.error).toMatch(/Cannot find package '@aws-sdk\/credential-provider-ini'/);
   });
 
   it('reads a shared credentials file through the shared-config module', async () => {
