@@ -36,10 +36,12 @@ export const BUNDLE_SETTINGS = {
   define: { 'import.meta.url': IMPORT_META_URL },
   minify: true,
   // Function and class names survive minification: logged stacks name the functions of the
-  // sources, and dependencies read names at run time (the SDK's credential chain tells its no-op
-  // logger apart by `constructor.name`: @aws-sdk/credential-provider-node `defaultProvider.js`).
-  // Our errors name themselves (`name`, errors.ts: the state machine's Retry/Catch vocabulary).
-  // ≈ 4 ms of get-task-status's cold start (README, Benchmarks).
+  // sources, and dependencies read `constructor.name` at run time: the AWS SDK to tell its no-op
+  // logger apart (@aws-sdk/credential-provider-node `defaultProvider.js`, @smithy/core
+  // `schemaDeserializationMiddleware.js`, @aws-sdk/core `middleware-user-agent/configurations.js`),
+  // zod to name the type it received in a validation message (`zod/v4/core/util.js`). Our errors
+  // name themselves (`name`, errors.ts: the state machine's Retry/Catch vocabulary). ≈ 4 ms of
+  // get-task-status's cold start (README, Benchmarks).
   keepNames: true,
   sourceMap: true,
   sourcesContent: false,
