@@ -19,7 +19,7 @@ import {
  * bundled on their own beside `index.js` (infra/constructs/on-demand-modules.ts) and loaded when
  * the chain reaches them. A bundle that reads one DynamoDB item with the SDK's default client
  * (bench/fixtures/dynamodb-only.ts, built as the stack builds every function) runs in a fresh
- * Node 22 process outside the repository, against a local server standing in for DynamoDB, STS
+ * Node 22 process outside the repository, against a local server standing in for DynamoDB, STS, SSO
  * and the container credentials endpoint, once per source; the key that signed the DynamoDB
  * request names the source that answered.
  */
