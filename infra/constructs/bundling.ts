@@ -97,7 +97,7 @@ export async function bundleFunction(entry: string, outputDir: string): Promise<
 }
 
 /** What the stack runs after NodejsFunction's esbuild: the on-demand modules beside `index.js`. */
-export function completeBundle(outputDir: string): Promise<string[]> {
+export function completeBundle(outputDir: string): Promise<void> {
   return buildOnDemandModules(outputDir, baseOptions());
 }
 

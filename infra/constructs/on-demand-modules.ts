@@ -86,17 +86,17 @@ export type BundleBaseOptions = Pick<
 /**
  * Builds, beside the bundle in `outputDir` (`index.js`), every on-demand module its code names and
  * those that these name in turn, each with a package.json that makes it CommonJS whatever
- * package.json lies above. Answers the names built.
+ * package.json lies above.
  */
 export async function buildOnDemandModules(
   outputDir: string,
   settings: BundleBaseOptions,
-): Promise<string[]> {
-  const built: string[] = [];
+): Promise<void> {
+  const built = new Set<string>();
   const pending = onDemandModulesNamedIn(readFileSync(path.join(outputDir, 'index.js'), 'utf8'));
   while (pending.length > 0) {
     const name = pending.shift() as string;
-    if (built.includes(name)) continue;
+    if (built.has(name)) continue;
     const file = onDemandModuleFile(outputDir, name);
     mkdirSync(path.dirname(file), { recursive: true });
     await build(onDemandModuleOptions(name, outputDir, settings));
@@ -104,10 +104,9 @@ export async function buildOnDemandModules(
       path.join(path.dirname(file), 'package.json'),
       `${JSON.stringify({ name, version: installedVersion(settings.absWorkingDir, name), type: 'commonjs', main: 'index.js' })}\n`,
     );
-    built.push(name);
+    built.add(name);
     pending.push(...onDemandModulesNamedIn(readFileSync(file, 'utf8')));
   }
-  return built.sort();
 }
 
 /** The version of `name` installed at the top level of `root` (the copy bundled). */

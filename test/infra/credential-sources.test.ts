@@ -1,8 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +11,11 @@ import {
   ON_DEMAND_MODULES,
   onDemandModuleFile,
 } from '../../infra/constructs/on-demand-modules.ts';
+import {
+  type RecordedRequest,
+  type RecordingServer,
+  startRecordingServer,
+} from '../support/recording-server.ts';
 
 /**
  * The AWS SDK's credential chain in a deployed bundle: the sources after the environment's are
@@ -27,23 +30,20 @@ import {
 const NODE = join(REPO_ROOT, 'node_modules', '.bin', 'node');
 const work = mkdtempSync(join(tmpdir(), 'makeit3d-credentials-'));
 const bundleDir = join(work, 'bundle');
-let server: Server;
+let server: RecordingServer;
 let origin = '';
 
-interface Received {
-  target: string;
-  body: string;
-  authorization: string;
+/** What a request to the stand-in server is for: the service and, for STS, the action. */
+function targetOf(request: RecordedRequest): string {
+  if (request.path === '/container-credentials') return 'container';
+  if (request.path.startsWith('/sso/federation/credentials')) return 'sso';
+  if (request.path.startsWith('/sts')) return `sts:${new URLSearchParams(request.body).get('Action') ?? ''}`;
+  return String(request.headers['x-amz-target']);
 }
-const received: Received[] = [];
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+/** The last request the stand-in received for `target` (`targetOf`). */
+function lastRequestTo(target: string): RecordedRequest | undefined {
+  return server.received.filter((request) => targetOf(request) === target).at(-1);
 }
 
 /** STS's awsQuery answer (XML) for AssumeRole and AssumeRoleWithWebIdentity. */
@@ -53,32 +53,24 @@ function stsAnswer(action: string, accessKeyId: string): string {
 
 beforeAll(async () => {
   await bundleFunction(join(REPO_ROOT, 'bench', 'fixtures', 'dynamodb-only.ts'), bundleDir);
-  server = createServer(async (request, response) => {
-    const body = await readBody(request);
-    const authorization = request.headers.authorization ?? '';
-    if (request.url === '/container-credentials') {
-      received.push({ target: 'container', body, authorization });
-      response.setHeader('content-type', 'application/json');
-      response.end(
-        JSON.stringify({
+  server = await startRecordingServer((request) => {
+    const target = targetOf(request);
+    if (target === 'container') {
+      return {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
           AccessKeyId: 'AKIACONTAINER',
           SecretAccessKey: 'secret',
           Token: 'token',
           Expiration: '2099-01-01T00:00:00Z',
         }),
-      );
-      return;
+      };
     }
-    if (request.url?.startsWith('/sso/federation/credentials')) {
-      // GetRoleCredentials: the bearer token is the one from the SDK's SSO cache.
-      received.push({
-        target: 'sso',
-        body: String(request.headers['x-amz-sso_bearer_token']),
-        authorization,
-      });
-      response.setHeader('content-type', 'application/json');
-      response.end(
-        JSON.stringify({
+    if (target === 'sso') {
+      // GetRoleCredentials, with the bearer token from the SDK's SSO cache in x-amz-sso_bearer_token.
+      return {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
           roleCredentials: {
             accessKeyId: 'ASIASSO',
             secretAccessKey: 'secret',
@@ -86,26 +78,25 @@ beforeAll(async () => {
             expiration: Date.parse('2099-01-01T00:00:00Z'),
           },
         }),
-      );
-      return;
+      };
     }
-    if (request.url?.startsWith('/sts')) {
-      const action = new URLSearchParams(body).get('Action') ?? '';
-      received.push({ target: `sts:${action}`, body, authorization });
-      response.setHeader('content-type', 'text/xml');
-      response.end(stsAnswer(action, action === 'AssumeRole' ? 'ASIAASSUMED' : 'ASIAWEBIDENTITY'));
-      return;
+    if (target.startsWith('sts:')) {
+      const action = target.slice('sts:'.length);
+      return {
+        headers: { 'content-type': 'text/xml' },
+        body: stsAnswer(action, action === 'AssumeRole' ? 'ASIAASSUMED' : 'ASIAWEBIDENTITY'),
+      };
     }
-    received.push({ target: String(request.headers['x-amz-target']), body, authorization });
-    response.setHeader('content-type', 'application/x-amz-json-1.0');
-    response.end(JSON.stringify({ Item: { pk: { S: 'task#1' }, sk: { S: 'task' } } }));
+    return {
+      headers: { 'content-type': 'application/x-amz-json-1.0' },
+      body: JSON.stringify({ Item: { pk: { S: 'task#1' }, sk: { S: 'task' } } }),
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = server.url;
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
+  await server?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -149,8 +140,8 @@ handler({ table: 'tasks', pk: 'task#1', sk: 'task' }).then(
 
 /** The access key that signed the last DynamoDB GetItem. */
 function lastGetItemKey(): string | undefined {
-  const getItem = received.filter((request) => request.target === 'DynamoDB_20120810.GetItem').at(-1);
-  return getItem?.authorization.match(/Credential=(\w+)\//)?.[1];
+  const getItem = lastRequestTo('DynamoDB_20120810.GetItem');
+  return getItem?.headers.authorization?.match(/Credential=(\w+)\//)?.[1];
 }
 
 function writeFile(name: string, text: string): string {
@@ -239,8 +230,8 @@ describe("the SDK's credential chain in a bundle", () => {
       AWS_ENDPOINT_URL_STS: `${origin}/sts`,
     });
     expect(run.error).toBeUndefined();
-    const assumeRole = received.filter((request) => request.target === 'sts:AssumeRole').at(-1);
-    expect(assumeRole?.authorization).toMatch(/Credential=AKIASOURCE\//);
+    const assumeRole = lastRequestTo('sts:AssumeRole');
+    expect(assumeRole?.headers.authorization).toMatch(/Credential=AKIASOURCE\//);
     expect(new URLSearchParams(assumeRole?.body).get('RoleArn')).toBe(
       'arn:aws:iam::123456789012:role/reader',
     );
@@ -271,8 +262,8 @@ describe("the SDK's credential chain in a bundle", () => {
       home,
     );
     expect(run.error).toBeUndefined();
-    const signIn = received.filter((request) => request.target === 'sso').at(-1);
-    expect(signIn?.body).toBe('sso-access-token');
+    const signIn = lastRequestTo('sso');
+    expect(signIn?.headers['x-amz-sso_bearer_token']).toBe('sso-access-token');
     expect(lastGetItemKey()).toBe('ASIASSO');
     expect(loadedModule(run, '@aws-sdk/credential-provider-sso')).toBe(true);
   });
@@ -297,7 +288,7 @@ describe("the SDK's credential chain in a bundle", () => {
       AWS_ENDPOINT_URL_STS: `${origin}/sts`,
     });
     expect(run.error).toBeUndefined();
-    const exchange = received.filter((request) => request.target === 'sts:AssumeRoleWithWebIdentity').at(-1);
+    const exchange = lastRequestTo('sts:AssumeRoleWithWebIdentity');
     expect(new URLSearchParams(exchange?.body).get('WebIdentityToken')).toBe('a-web-identity-token');
     expect(lastGetItemKey()).toBe('ASIAWEBIDENTITY');
     expect(loadedModule(run, '@aws-sdk/credential-provider-web-identity')).toBe(true);
@@ -314,10 +305,10 @@ describe("the SDK's credential chain in a bundle", () => {
   });
 
   it("with no source at all, tries each one and fails with the SDK's own error", async () => {
-    const before = received.length;
+    const before = server.received.length;
     const run = await runBundle(bundleDir, {});
     expect(run.error).toMatch(/Could not load credentials from any providers/);
-    expect(received.length).toBe(before);
+    expect(server.received.length).toBe(before);
     // SSO is reached only from a profile that names it (above); the HTTP module only with a container endpoint.
     expect(run.loaded.sort()).toEqual(
       [

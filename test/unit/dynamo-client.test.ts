@@ -1,10 +1,13 @@
 import { createHash, createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resetConfig } from '../../functions/core/config.ts';
 import { dynamoClient, resetDynamoClient } from '../../functions/core/store/dynamo.ts';
+import {
+  type RecordedRequest,
+  type RecordingServer,
+  startRecordingServer,
+} from '../support/recording-server.ts';
 
 /**
  * The process's DynamoDB client (functions/core/store/dynamo.ts) is set up to cost less per call
@@ -13,40 +16,23 @@ import { dynamoClient, resetDynamoClient } from '../../functions/core/store/dyna
  * SDK, against a plain HTTP server standing in for DynamoDB (the network edge).
  */
 
-interface Captured {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 const ACCESS_KEY_ID = 'AKIDDYNAMOCLIENTTEST';
 const SECRET_ACCESS_KEY = 'dynamo-client-test-secret';
 const REGION = 'eu-west-2';
 const VARIABLES = ['DYNAMODB_ENDPOINT', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
 
-const captured: Captured[] = [];
-let server: Server;
+let server: RecordingServer;
 let endpoint: string;
+let captured: RecordedRequest[];
 const saved = new Map<string, string | undefined>();
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      captured.push({
-        method: request.method ?? '',
-        path: request.url ?? '',
-        headers: request.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      });
-      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
-      response.end(JSON.stringify({ Item: { pk: { S: 'found' } } }));
-    });
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startRecordingServer(() => ({
+    headers: { 'content-type': 'application/x-amz-json-1.0' },
+    body: JSON.stringify({ Item: { pk: { S: 'found' } } }),
+  }));
+  endpoint = server.url;
+  captured = server.received;
   for (const name of VARIABLES) saved.set(name, process.env[name]);
   process.env.AWS_REGION = REGION;
   process.env.AWS_ACCESS_KEY_ID = ACCESS_KEY_ID;
@@ -65,7 +51,7 @@ afterAll(async () => {
     else process.env[name] = value;
   }
   resetConfig();
-  await new Promise<void>((done) => server.close(() => done()));
+  await server.close();
 });
 
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -77,7 +63,7 @@ const hmac = (key: string | Buffer, text: string) => createHmac('sha256', key).u
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html, checked 2026-12):
  * canonical request, string to sign, signing key derived from the secret, date, region and service.
  */
-function expectedSignature(request: Captured, signedHeaders: string[]): string {
+function expectedSignature(request: RecordedRequest, signedHeaders: string[]): string {
   const amzDate = String(request.headers['x-amz-date']);
   const date = amzDate.slice(0, 8);
   const scope = `${date}/${REGION}/dynamodb/aws4_request`;

@@ -1,6 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { flushFluxWebhooks, fluxSimulator, resetFluxSandbox } from '../../infra/local/sandbox/flux.ts';
 import { type SandboxSimulator, SandboxState, sandboxContext } from '../../infra/local/sandbox/sandbox.ts';
@@ -13,38 +11,28 @@ import {
   tripoWebhookSettings,
 } from '../../infra/local/sandbox/tripo.ts';
 import { samplePng } from '../support/local-stack.ts';
+import { type RecordingServer, startRecordingServer } from '../support/recording-server.ts';
 
 /**
  * The simulators' webhooks, checked against the providers' published schemes written out here
  * (docs/providers/tripo.md and flux.md, Webhooks), not against the BFF's verifier.
  */
 
-const received: { path: string; headers: IncomingHttpHeaders; body: string }[] = [];
-let server: Server;
+let server: RecordingServer;
 let base: string;
+let received: RecordingServer['received'];
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      received.push({
-        path: request.url ?? '',
-        headers: request.headers,
-        body: Buffer.concat(chunks).toString(),
-      });
-      response.writeHead(200).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await startRecordingServer(() => ({ body: '{}' }));
+  base = server.url;
+  received = server.received;
 });
 
 afterAll(async () => {
   tripoWebhookSettings.target = undefined;
   resetTripoSandbox();
   resetFluxSandbox();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
 });
 
 beforeEach(() => {
