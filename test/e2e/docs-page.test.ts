@@ -137,8 +137,9 @@ describe('the registration body in the document agrees with the handler', () => 
  * machine all three are left out and the browser runs its default process model, the one
  * Chromium's design documents say "best fits most users" (the others, single-process among them,
  * are supported "to allow experimentation": Process Models,
- * https://www.chromium.org/developers/design-documents/process-models/, checked 2026-12); a GPU
- * thread that fails then takes down its own process, not the browser.
+ * https://www.chromium.org/developers/design-documents/process-models/, checked 2026-12), with
+ * the GPU code in a process of its own as by default. Whether `--in-process-gpu` caused the
+ * crashes below is not known.
  * A browser that dies while starting is started again, up to four times, after a pause that grows
  * (1, 2, 4 s): that is the test tool failing, not the page. Seen on this machine's clean-clone CI
  * runs, twice in a day, never reproduced locally (SIGSEGV at launch, nothing on stderr; the second
