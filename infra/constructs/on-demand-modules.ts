@@ -88,10 +88,7 @@ export type BundleBaseOptions = Pick<
  * those that these name in turn, each with a package.json that makes it CommonJS whatever
  * package.json lies above.
  */
-export async function buildOnDemandModules(
-  outputDir: string,
-  settings: BundleBaseOptions,
-): Promise<void> {
+export async function buildOnDemandModules(outputDir: string, settings: BundleBaseOptions): Promise<void> {
   const built = new Set<string>();
   const pending = onDemandModulesNamedIn(readFileSync(path.join(outputDir, 'index.js'), 'utf8'));
   while (pending.length > 0) {
